@@ -1,0 +1,178 @@
+//! The in-memory view of the fleet: every node, its reported state and presence.
+//!
+//! Heartbeats only touch this table; a maintenance pass writes changed states behind in batches
+//! (bounded lag), so the store sees the fleet's real changes, not its chatter. Node tokens are
+//! checked against the credential generation held here, without a store read.
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
+use crate::error::Result;
+use crate::model::{Node, NodeId, NodeState, NodeStatus, ReportedState, Timestamp};
+use crate::store::{Collection, Record, Store, StoreExt, Versioned};
+
+#[derive(Clone, Debug)]
+pub(super) struct NodeEntry {
+    pub(super) node: Versioned<Node>,
+    pub(super) state: NodeState,
+    /// Bumped on every in-memory change of `state`; a flush clears `dirty` only if unchanged.
+    change: u64,
+    dirty: bool,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Fleet {
+    nodes: RwLock<HashMap<NodeId, NodeEntry>>,
+}
+
+impl Fleet {
+    pub(super) async fn load(store: &dyn Store) -> Result<Self> {
+        let mut states: HashMap<NodeId, NodeState> = HashMap::new();
+        for s in store.list_all(Collection::NodeStates).await? {
+            if let Record::NodeState(state) = s.record {
+                states.insert(state.node_id, state);
+            }
+        }
+        let mut nodes = HashMap::new();
+        for s in store.list_all(Collection::Nodes).await? {
+            if let Record::Node(node) = s.record {
+                let state = states
+                    .remove(&node.id)
+                    .unwrap_or_else(|| NodeState::new(node.id));
+                nodes.insert(
+                    node.id,
+                    NodeEntry {
+                        node: Versioned {
+                            revision: s.revision,
+                            value: node,
+                        },
+                        state,
+                        change: 0,
+                        dirty: false,
+                    },
+                );
+            }
+        }
+        Ok(Self {
+            nodes: RwLock::new(nodes),
+        })
+    }
+
+    pub(super) fn get(&self, id: NodeId) -> Option<NodeEntry> {
+        self.read().get(&id).cloned()
+    }
+
+    /// Copies every entry (for listings and maintenance).
+    pub(super) fn snapshot(&self) -> Vec<NodeEntry> {
+        self.read().values().cloned().collect()
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Adds a freshly registered node.
+    pub(super) fn insert(&self, node: Versioned<Node>, state: NodeState) {
+        self.write().insert(
+            node.value.id,
+            NodeEntry {
+                node,
+                state,
+                change: 0,
+                dirty: false,
+            },
+        );
+    }
+
+    /// Replaces a node's record if `node` is newer than what is cached.
+    pub(super) fn update_node(&self, node: Versioned<Node>) {
+        let mut nodes = self.write();
+        if let Some(entry) = nodes.get_mut(&node.value.id)
+            && entry.node.revision < node.revision
+        {
+            entry.node = node;
+        }
+    }
+
+    /// Records a sign of life, and the node's report if it sent one. Returns false for an
+    /// unknown node.
+    pub(super) fn touch(
+        &self,
+        id: NodeId,
+        now: Timestamp,
+        reported: Option<ReportedState>,
+    ) -> bool {
+        let mut nodes = self.write();
+        let Some(entry) = nodes.get_mut(&id) else {
+            return false;
+        };
+        entry.state.last_seen_at = Some(now);
+        if let Some(r) = reported {
+            entry.state.reported = r;
+        }
+        entry.change += 1;
+        entry.dirty = true;
+        true
+    }
+
+    /// Re-derives every node's status at `now`; marks the changed ones for writing.
+    pub(super) fn refresh_statuses(
+        &self,
+        now: Timestamp,
+        offline_after: std::time::Duration,
+    ) -> usize {
+        let mut changed = 0;
+        for entry in self.write().values_mut() {
+            let status = derive_status(entry, now, offline_after);
+            if status != entry.state.status {
+                entry.state.status = status;
+                entry.change += 1;
+                entry.dirty = true;
+                changed += 1;
+            }
+        }
+        changed
+    }
+
+    /// The states that changed since they were last written, with their change counters.
+    pub(super) fn dirty_states(&self) -> Vec<(NodeState, u64)> {
+        self.read()
+            .values()
+            .filter(|e| e.dirty)
+            .map(|e| (e.state.clone(), e.change))
+            .collect()
+    }
+
+    /// Marks states as written, unless they changed again meanwhile.
+    pub(super) fn mark_clean(&self, written: &[(NodeId, u64)]) {
+        let mut nodes = self.write();
+        for (id, change) in written {
+            if let Some(entry) = nodes.get_mut(id)
+                && entry.change == *change
+            {
+                entry.dirty = false;
+            }
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<NodeId, NodeEntry>> {
+        self.nodes.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<NodeId, NodeEntry>> {
+        self.nodes.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The status of a node at `now`: lifecycle first, then presence.
+pub(super) fn derive_status(
+    entry: &NodeEntry,
+    now: Timestamp,
+    offline_after: std::time::Duration,
+) -> NodeStatus {
+    let seen_recently = entry
+        .state
+        .last_seen_at
+        .is_some_and(|seen| now.since(seen) < offline_after);
+    NodeStatus::derive(entry.node.value.lifecycle, seen_recently)
+}

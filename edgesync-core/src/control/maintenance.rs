@@ -1,0 +1,95 @@
+//! Periodic work: writing presence behind, offline detection, key usage, artifact garbage
+//! collection. The server runs [`EdgeSync::run_maintenance`] on a timer; tests call it after
+//! moving a manual clock, so nothing sleeps.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::EdgeSync;
+use crate::error::Result;
+use crate::store::{Collection, Record, StoreExt, Write};
+
+/// Most node states written in one commit.
+const FLUSH_BATCH: usize = 500;
+/// Staged uploads older than this are leftovers of crashed uploads.
+const STALE_UPLOAD_AGE: Duration = Duration::from_secs(3600);
+
+/// What one maintenance pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MaintenanceReport {
+    /// Nodes whose status changed (e.g. went offline).
+    pub status_changes: usize,
+    /// Node states written to the store.
+    pub states_written: usize,
+    /// API key last-use times written.
+    pub key_usage_written: usize,
+}
+
+impl EdgeSync {
+    /// Re-derives node statuses and writes changed node states and key usage to the store.
+    /// Runs every second in the server; durable lag of heartbeats is bounded by that interval.
+    pub async fn run_maintenance(&self) -> Result<MaintenanceReport> {
+        let status_changes = self
+            .inner
+            .fleet
+            .refresh_statuses(self.now(), self.inner.config.offline_timeout);
+        let states_written = self.flush_node_states().await?;
+        let key_usage_written = self.flush_key_usage().await?;
+        Ok(MaintenanceReport {
+            status_changes,
+            states_written,
+            key_usage_written,
+        })
+    }
+
+    /// Writes every node state that changed in memory, in batches.
+    pub async fn flush_node_states(&self) -> Result<usize> {
+        let dirty = self.inner.fleet.dirty_states();
+        let mut written = 0;
+        for batch in dirty.chunks(FLUSH_BATCH) {
+            let writes: Vec<Write> = batch
+                .iter()
+                .map(|(state, _)| Write::put(Record::NodeState(state.clone())))
+                .collect();
+            self.inner.store.commit(&writes).await?;
+            let done: Vec<_> = batch
+                .iter()
+                .map(|(s, change)| (s.node_id, *change))
+                .collect();
+            self.inner.fleet.mark_clean(&done);
+            written += batch.len();
+        }
+        Ok(written)
+    }
+
+    /// Deletes artifacts no version references (older than the grace period) and staged uploads
+    /// left by crashes. Returns how many artifacts were deleted.
+    pub async fn collect_garbage(&self) -> Result<usize> {
+        let referenced: HashSet<String> = self
+            .inner
+            .store
+            .list_all(Collection::FunctionVersions { function_id: None })
+            .await?
+            .into_iter()
+            .filter_map(|s| match s.record {
+                Record::FunctionVersion(v) => v.sha256,
+                _ => None,
+            })
+            .collect();
+        let now = self.now();
+        let cutoff = now.minus(self.inner.config.artifact_gc_grace);
+        let mut deleted = 0;
+        for meta in self.inner.artifacts.list().await? {
+            if !referenced.contains(meta.key.sha256_hex()) && meta.last_modified < cutoff {
+                self.inner.artifacts.delete(&meta.key).await?;
+                tracing::info!(key = %meta.key, "deleted unreferenced artifact");
+                deleted += 1;
+            }
+        }
+        self.inner
+            .artifacts
+            .remove_stale_uploads(now.minus(STALE_UPLOAD_AGE))
+            .await?;
+        Ok(deleted)
+    }
+}

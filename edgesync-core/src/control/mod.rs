@@ -1,0 +1,162 @@
+//! The `EdgeSync` facade: what embedders and the server call. It holds the rules; storage,
+//! artifacts, notifications and time come in through the ports.
+//!
+//! ```no_run
+//! # async fn demo() -> edgesync_core::Result<()> {
+//! use std::sync::Arc;
+//! use edgesync_core::{EdgeSync, store::memory::MemoryStore};
+//! # let artifacts: Arc<dyn edgesync_core::ArtifactStore> = unimplemented!();
+//! let edgesync = EdgeSync::builder()
+//!     .store(Arc::new(MemoryStore::new()))
+//!     .artifacts(artifacts)
+//!     .build()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod builder;
+mod fleet;
+mod functions;
+mod ingest;
+mod maintenance;
+mod nodes;
+
+pub use maintenance::MaintenanceReport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use auth::{Principal, RequiredAccess};
+pub use builder::EdgeSyncBuilder;
+pub use functions::{ArtifactDownload, FunctionDetail};
+pub use nodes::{NodeFilter, NodeView, RegisteredNode};
+
+use crate::artifacts::ArtifactStore;
+use crate::auth::{NodeTokenIssuer, UrlSigner};
+use crate::clock::Clock;
+use crate::notify::Notifier;
+use crate::store::Store;
+
+/// Tunables of the control plane. `Default` gives the single-binary defaults.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// A node with no heartbeat for this long is offline.
+    pub offline_timeout: Duration,
+    /// Lifetime of node tokens.
+    pub node_token_ttl: Duration,
+    /// Lifetime of signed artifact URLs.
+    pub artifact_url_ttl: Duration,
+    /// Largest accepted WASM module.
+    pub max_module_bytes: u64,
+    /// Base of server-signed artifact URLs, e.g. `http://127.0.0.1:8080/api/v1/artifacts`; the
+    /// artifact's SHA-256 and the signature are appended.
+    pub artifact_url_base: String,
+    /// How long an unreferenced artifact is kept before garbage collection deletes it (protects
+    /// uploads that are about to reference it).
+    pub artifact_gc_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            offline_timeout: Duration::from_secs(30),
+            node_token_ttl: Duration::from_secs(3600),
+            artifact_url_ttl: Duration::from_secs(900),
+            max_module_bytes: 64 * 1024 * 1024,
+            artifact_url_base: "http://127.0.0.1:8080/api/v1/artifacts".into(),
+            artifact_gc_grace: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The control plane. Cheap to clone; clones share everything.
+#[derive(Clone, Debug)]
+pub struct EdgeSync {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactStore>,
+    notifier: Arc<dyn Notifier>,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    tokens: NodeTokenIssuer,
+    url_signer: UrlSigner,
+    fleet: fleet::Fleet,
+    keys: auth::KeyCache,
+}
+
+impl EdgeSync {
+    /// Starts building a control plane.
+    pub fn builder() -> EdgeSyncBuilder {
+        EdgeSyncBuilder::default()
+    }
+
+    /// The configuration in effect.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The store (for embedders that need raw access, e.g. backups).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The artifact store.
+    pub fn artifacts(&self) -> &Arc<dyn ArtifactStore> {
+        &self.inner.artifacts
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    fn now(&self) -> crate::model::Timestamp {
+        self.inner.clock.now()
+    }
+}
+
+/// Readiness of the dependencies, for `/ready`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    /// `None` when the store answered, else why not.
+    pub store: Option<String>,
+    /// `None` when the artifact store answered, else why not.
+    pub artifacts: Option<String>,
+    /// `None` when notifications flow, else why not (degraded, not down).
+    pub notifier: Option<String>,
+}
+
+impl Readiness {
+    /// Ready when the store and the artifact store answer; the notifier only degrades.
+    pub fn is_ready(&self) -> bool {
+        self.store.is_none() && self.artifacts.is_none()
+    }
+}
+
+impl EdgeSync {
+    /// Checks the dependencies.
+    pub async fn readiness(&self) -> Readiness {
+        let describe = |e: crate::Error| {
+            let mut s = e.to_string();
+            if let Some(src) = std::error::Error::source(&e) {
+                s.push_str(&format!(" ({src})"));
+            }
+            s
+        };
+        let (store, artifacts) =
+            tokio::join!(self.inner.store.check(), self.inner.artifacts.check());
+        Readiness {
+            store: store.err().map(describe),
+            artifacts: artifacts.err().map(describe),
+            notifier: match self.inner.notifier.health() {
+                crate::notify::NotifierHealth::Ok => None,
+                crate::notify::NotifierHealth::Degraded(why) => Some(why),
+            },
+        }
+    }
+}

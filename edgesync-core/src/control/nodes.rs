@@ -1,0 +1,286 @@
+//! Registering, heartbeating, reading and changing nodes.
+
+use super::EdgeSync;
+use super::fleet::{NodeEntry, derive_status};
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::*;
+use crate::selector::Selector;
+use crate::store::{Record, StoreExt, Versioned, Write};
+
+/// A node as operators see it: identity, lifecycle, presence and what it reports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeView {
+    /// The node's record.
+    pub node: Node,
+    /// Status at the time of the read.
+    pub status: NodeStatus,
+    /// Last heartbeat (or other sign of life).
+    pub last_seen_at: Option<Timestamp>,
+    /// What it reports running.
+    pub reported: ReportedState,
+    /// The record's store revision.
+    pub revision: u64,
+}
+
+/// A registration's result: the node and its first token.
+#[derive(Clone)]
+pub struct RegisteredNode {
+    /// The node.
+    pub node: Node,
+    /// Its JWT.
+    pub token: String,
+    /// When the token expires.
+    pub token_expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for RegisteredNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisteredNode")
+            .field("node", &self.node)
+            .field("token_expires_at", &self.token_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Filters for listing nodes; all present filters must match.
+#[derive(Clone, Debug, Default)]
+pub struct NodeFilter {
+    /// Only nodes with this status.
+    pub status: Option<NodeStatus>,
+    /// Only nodes in this POP.
+    pub pop: Option<String>,
+    /// Only nodes whose labels match.
+    pub selector: Option<Selector>,
+    /// Resume after this node name (nodes list in name order).
+    pub after: Option<String>,
+    /// Page size (1 to 1000; default 100).
+    pub limit: Option<usize>,
+}
+
+/// Maximum page size for node listings.
+pub(crate) const MAX_NODE_PAGE: usize = 1000;
+
+impl EdgeSync {
+    fn view(&self, entry: &NodeEntry) -> NodeView {
+        NodeView {
+            status: derive_status(entry, self.now(), self.inner.config.offline_timeout),
+            node: entry.node.value.clone(),
+            last_seen_at: entry.state.last_seen_at,
+            reported: entry.state.reported.clone(),
+            revision: entry.node.revision,
+        }
+    }
+
+    /// Registers a node and issues its first token. Names are unique; nothing is stored when
+    /// validation fails.
+    pub async fn register_node(&self, registration: NodeRegistration) -> Result<RegisteredNode> {
+        registration.validate()?;
+        let now = self.now();
+        let node = Node {
+            id: NodeId::random(),
+            name: registration.name,
+            pop: registration.pop,
+            region: registration.region,
+            labels: registration.labels,
+            agent_version: registration.agent_version,
+            capabilities: registration.capabilities,
+            memory_budget_bytes: registration.memory_budget_bytes,
+            lifecycle: NodeLifecycle::Active,
+            credential_generation: 1,
+            registered_at: now,
+            updated_at: now,
+        };
+        let mut state = NodeState::new(node.id);
+        state.last_seen_at = Some(now);
+        state.status = NodeStatus::Online;
+        self.inner
+            .store
+            .commit(&[
+                Write::create(Record::Node(node.clone())),
+                Write::create(Record::NodeState(state.clone())),
+            ])
+            .await
+            .map_err(|e| {
+                if e.code() == ErrorCode::UniqueViolation {
+                    Error::new(
+                        ErrorCode::NodeNameTaken,
+                        format!("a node named {:?} is already registered", node.name),
+                    )
+                } else {
+                    e
+                }
+            })?;
+        self.inner.fleet.insert(
+            Versioned {
+                revision: 1,
+                value: node.clone(),
+            },
+            state,
+        );
+        let (token, token_expires_at) =
+            self.inner
+                .tokens
+                .issue(node.id, node.credential_generation, now)?;
+        tracing::info!(node_id = %node.id, name = %node.name, pop = %node.pop, "node registered");
+        Ok(RegisteredNode {
+            node,
+            token,
+            token_expires_at,
+        })
+    }
+
+    /// Records a heartbeat in memory (written behind within the flush interval). The caller has
+    /// authenticated the node.
+    pub fn heartbeat(&self, node_id: NodeId, reported: ReportedState) -> Result<NodeView> {
+        reported.validate()?;
+        if !self.inner.fleet.touch(node_id, self.now(), Some(reported)) {
+            return Err(node_not_found(node_id));
+        }
+        self.get_node(node_id)
+    }
+
+    /// Issues a fresh token to an authenticated node (same credential generation).
+    pub fn refresh_node_token(&self, node_id: NodeId) -> Result<(String, Timestamp)> {
+        let entry = self
+            .inner
+            .fleet
+            .get(node_id)
+            .ok_or_else(|| node_not_found(node_id))?;
+        self.inner
+            .tokens
+            .issue(node_id, entry.node.value.credential_generation, self.now())
+    }
+
+    /// Reads a node.
+    pub fn get_node(&self, node_id: NodeId) -> Result<NodeView> {
+        self.inner
+            .fleet
+            .get(node_id)
+            .map(|e| self.view(&e))
+            .ok_or_else(|| node_not_found(node_id))
+    }
+
+    /// Lists nodes in name order, filtered, one page at a time. Returns the page and the name to
+    /// pass as `after` for the next page, if there may be one.
+    pub fn list_nodes(&self, filter: &NodeFilter) -> Result<(Vec<NodeView>, Option<String>)> {
+        let limit = filter.limit.unwrap_or(100);
+        if !(1..=MAX_NODE_PAGE).contains(&limit) {
+            return Err(Error::invalid(format!(
+                "limit must be between 1 and {MAX_NODE_PAGE}"
+            )));
+        }
+        let mut views: Vec<NodeView> = self
+            .inner
+            .fleet
+            .snapshot()
+            .iter()
+            .filter(|e| filter.after.as_ref().is_none_or(|a| &e.node.value.name > a))
+            .filter(|e| filter.pop.as_ref().is_none_or(|p| &e.node.value.pop == p))
+            .filter(|e| {
+                filter
+                    .selector
+                    .as_ref()
+                    .is_none_or(|s| s.matches(&e.node.value.labels))
+            })
+            .map(|e| self.view(e))
+            .filter(|v| filter.status.is_none_or(|s| v.status == s))
+            .collect();
+        views.sort_by(|a, b| a.node.name.cmp(&b.node.name));
+        let next = if views.len() > limit {
+            views.truncate(limit);
+            views.last().map(|v| v.node.name.clone())
+        } else {
+            None
+        };
+        Ok((views, next))
+    }
+
+    /// Changes a node's labels or lifecycle. Decommissioning revokes every token of the node.
+    /// `expected_revision`, when given, makes the change conditional on what the caller read.
+    pub async fn update_node(
+        &self,
+        node_id: NodeId,
+        update: NodeUpdate,
+        expected_revision: Option<u64>,
+    ) -> Result<NodeView> {
+        update.validate()?;
+        for _ in 0..5 {
+            let current = self
+                .inner
+                .store
+                .get_node(node_id)
+                .await?
+                .ok_or_else(|| node_not_found(node_id))?;
+            if let Some(expected) = expected_revision
+                && expected != current.revision
+            {
+                return Err(Error::new(
+                    ErrorCode::RevisionConflict,
+                    format!(
+                        "the node is at revision {}, the update expected {expected}",
+                        current.revision
+                    ),
+                ));
+            }
+            let mut node = current.value.clone();
+            if node.lifecycle == NodeLifecycle::Decommissioned
+                && update
+                    .lifecycle
+                    .is_some_and(|l| l != NodeLifecycle::Decommissioned)
+            {
+                return Err(Error::new(
+                    ErrorCode::NodeDecommissioned,
+                    "a decommissioned node cannot come back; register it again",
+                ));
+            }
+            if let Some(labels) = &update.labels {
+                node.labels = labels.clone();
+            }
+            if let Some(lifecycle) = update.lifecycle {
+                if lifecycle == NodeLifecycle::Decommissioned && node.lifecycle != lifecycle {
+                    node.credential_generation += 1;
+                }
+                node.lifecycle = lifecycle;
+            }
+            if node == current.value {
+                return self.get_node(node_id);
+            }
+            node.updated_at = self.now();
+            match self
+                .inner
+                .store
+                .commit(&[Write::update(Record::Node(node.clone()), current.revision)])
+                .await
+            {
+                Ok(revs) => {
+                    let revision = revs.first().copied().unwrap_or(current.revision + 1);
+                    self.inner.fleet.update_node(Versioned {
+                        revision,
+                        value: node,
+                    });
+                    tracing::info!(%node_id, ?update, "node updated");
+                    return self.get_node(node_id);
+                }
+                Err(e)
+                    if e.code() == ErrorCode::RevisionConflict && expected_revision.is_none() =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(
+            ErrorCode::RevisionConflict,
+            "the node kept changing; try again",
+        ))
+    }
+
+    /// How many nodes are registered.
+    pub fn node_count(&self) -> usize {
+        self.inner.fleet.len()
+    }
+}
+
+pub(super) fn node_not_found(id: NodeId) -> Error {
+    Error::new(ErrorCode::NodeNotFound, format!("no node with id {id}"))
+}

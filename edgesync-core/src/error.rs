@@ -1,0 +1,274 @@
+//! The one error type of EdgeSync.
+//!
+//! Every error carries an [`ErrorCode`]: a stable, documented, snake_case identifier that clients
+//! can match on. The code decides the [`ErrorKind`] (what went wrong, in the terms of the caller)
+//! and whether retrying the same request can succeed. The HTTP layer maps kinds to statuses in one
+//! place; nothing else needs to know.
+
+use std::fmt;
+
+/// What went wrong, in terms a caller can act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The request itself is malformed or violates a rule; fix it before retrying.
+    InvalidInput,
+    /// The addressed record does not exist.
+    NotFound,
+    /// A record with the same identity (name, version, …) exists already.
+    AlreadyExists,
+    /// The request conflicts with the current state (a stale revision, a record in use).
+    Conflict,
+    /// No valid credentials were presented.
+    Unauthenticated,
+    /// Valid credentials, but not allowed to do this.
+    PermissionDenied,
+    /// The payload is larger than allowed.
+    PayloadTooLarge,
+    /// Too many requests; retry later.
+    RateLimited,
+    /// A dependency (store, artifact store, broker) is unavailable or timed out.
+    Unavailable,
+    /// Storage is full.
+    InsufficientStorage,
+    /// A bug or an unexpected state; logged with details.
+    Internal,
+}
+
+macro_rules! error_codes {
+    ($( $(#[doc = $doc:literal])* $variant:ident => ($code:literal, $kind:ident, $retryable:literal), )*) => {
+        /// The catalogue of stable error codes. Each code has one kind and one retryability.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in catalogue order (used to document and test the catalogue).
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The stable wire identifier, e.g. `node_name_taken`.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code,)* }
+            }
+
+            /// What kind of failure this code is.
+            pub const fn kind(self) -> ErrorKind {
+                match self { $(ErrorCode::$variant => ErrorKind::$kind,)* }
+            }
+
+            /// Whether repeating the same request later can succeed.
+            pub const fn retryable(self) -> bool {
+                match self { $(ErrorCode::$variant => $retryable,)* }
+            }
+
+            /// One line describing the code (its doc comment).
+            pub fn description(self) -> &'static str {
+                match self { $(ErrorCode::$variant => concat!($($doc),*).trim_ascii(),)* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The request body or a parameter is malformed or fails validation.
+    InvalidRequest => ("invalid_request", InvalidInput, false),
+    /// A label selector does not parse.
+    InvalidSelector => ("invalid_selector", InvalidInput, false),
+    /// The uploaded bytes are not a valid WebAssembly module.
+    InvalidWasm => ("invalid_wasm", InvalidInput, false),
+    /// The upload was empty.
+    EmptyWasm => ("empty_wasm", InvalidInput, false),
+    /// Component-model binaries are not supported; upload a core module.
+    WasmComponentUnsupported => ("wasm_component_unsupported", InvalidInput, false),
+    /// The module does not export the declared entrypoint.
+    EntrypointMissing => ("entrypoint_missing", InvalidInput, false),
+    /// The declared entrypoint is exported, but not as a function.
+    EntrypointNotFunction => ("entrypoint_not_function", InvalidInput, false),
+    /// The module's memory does not fit the declared `memory_pages`.
+    MemoryLimitExceeded => ("memory_limit_exceeded", InvalidInput, false),
+    /// The upload exceeds the maximum module size.
+    WasmTooLarge => ("wasm_too_large", PayloadTooLarge, false),
+    /// The request body exceeds the maximum size.
+    PayloadTooLarge => ("payload_too_large", PayloadTooLarge, false),
+    /// No node with this id.
+    NodeNotFound => ("node_not_found", NotFound, false),
+    /// No function (or function version) with this id.
+    FunctionNotFound => ("function_not_found", NotFound, false),
+    /// No artifact with this key; the signed URL may point at a deleted function.
+    ArtifactNotFound => ("artifact_not_found", NotFound, false),
+    /// No API key with this id.
+    ApiKeyNotFound => ("api_key_not_found", NotFound, false),
+    /// The addressed resource does not exist.
+    NotFound => ("not_found", NotFound, false),
+    /// Another node already has this name.
+    NodeNameTaken => ("node_name_taken", AlreadyExists, false),
+    /// The record exists already.
+    AlreadyExists => ("already_exists", AlreadyExists, false),
+    /// The record changed since it was read; read it again and retry.
+    RevisionConflict => ("revision_conflict", Conflict, true),
+    /// A unique value (name, key) is already held by another record.
+    UniqueViolation => ("unique_violation", AlreadyExists, false),
+    /// A live deployment uses this function version; stop the deployment first.
+    FunctionInUse => ("function_in_use", Conflict, false),
+    /// The node is decommissioned; it can no longer act.
+    NodeDecommissioned => ("node_decommissioned", Conflict, false),
+    /// No credentials were presented.
+    MissingCredentials => ("missing_credentials", Unauthenticated, false),
+    /// The credentials are unknown, malformed, expired or revoked.
+    InvalidCredentials => ("invalid_credentials", Unauthenticated, false),
+    /// The credentials are valid but do not allow this operation.
+    Forbidden => ("forbidden", PermissionDenied, false),
+    /// The signed URL is malformed, tampered with or expired.
+    InvalidSignature => ("invalid_signature", PermissionDenied, false),
+    /// The store is unreachable or timed out.
+    StoreUnavailable => ("store_unavailable", Unavailable, true),
+    /// The artifact store is unreachable or timed out.
+    ArtifactStoreUnavailable => ("artifact_store_unavailable", Unavailable, true),
+    /// The server is shutting down or not ready.
+    ServiceUnavailable => ("service_unavailable", Unavailable, true),
+    /// Storage is full.
+    StorageFull => ("storage_full", InsufficientStorage, true),
+    /// Too many requests.
+    RateLimited => ("rate_limited", RateLimited, true),
+    /// Stored data could not be decoded; an operator must look at it.
+    CorruptRecord => ("corrupt_record", Internal, false),
+    /// An unexpected internal error.
+    Internal => ("internal", Internal, false),
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The error of every EdgeSync operation.
+///
+/// `message` is meant for humans and may change; `code` is the contract.
+#[derive(Debug)]
+pub struct Error {
+    code: ErrorCode,
+    message: String,
+    source: Option<Source>,
+}
+
+/// Shorthand for `Result<T, edgesync_core::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An error with a code and a human-readable message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying cause (kept for logs, never sent to clients).
+    pub fn with_source(mut self, source: impl Into<Source>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The kind, derived from the code.
+    pub fn kind(&self) -> ErrorKind {
+        self.code.kind()
+    }
+
+    /// Whether repeating the request later can succeed.
+    pub fn retryable(&self) -> bool {
+        self.code.retryable()
+    }
+
+    /// The human-readable message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// `invalid_request` with a message.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
+
+    /// `internal` with a message.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, message)
+    }
+
+    /// `store_unavailable` wrapping a backend error.
+    pub fn store_unavailable(source: impl Into<Source>) -> Self {
+        Self::new(ErrorCode::StoreUnavailable, "the store is unavailable").with_source(source)
+    }
+
+    /// `artifact_store_unavailable` wrapping a backend error.
+    pub fn artifacts_unavailable(source: impl Into<Source>) -> Self {
+        Self::new(
+            ErrorCode::ArtifactStoreUnavailable,
+            "the artifact store is unavailable",
+        )
+        .with_source(source)
+    }
+
+    /// `corrupt_record` for data that does not decode.
+    pub fn corrupt(what: impl fmt::Display, source: impl Into<Source>) -> Self {
+        Self::new(
+            ErrorCode::CorruptRecord,
+            format!("stored {what} could not be decoded"),
+        )
+        .with_source(source)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_described() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "duplicate code {s}");
+            assert!(
+                s.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{s} is not snake_case"
+            );
+            assert!(!code.description().is_empty(), "{s} has no description");
+        }
+    }
+
+    #[test]
+    fn unavailable_errors_are_retryable_and_input_errors_are_not() {
+        for code in ErrorCode::ALL {
+            match code.kind() {
+                ErrorKind::Unavailable | ErrorKind::RateLimited => assert!(code.retryable()),
+                ErrorKind::InvalidInput | ErrorKind::NotFound => assert!(!code.retryable()),
+                _ => {}
+            }
+        }
+    }
+}

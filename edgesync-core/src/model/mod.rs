@@ -1,0 +1,35 @@
+//! The domain model: every entity the control plane keeps, with its validation.
+
+pub mod api_key;
+pub mod command;
+pub mod deployment;
+pub mod function;
+pub mod ids;
+pub mod node;
+pub mod route;
+pub mod schema;
+pub mod settings;
+pub mod sync;
+pub mod telemetry;
+pub mod time;
+pub mod validate;
+
+pub use api_key::{ApiKey, Scope};
+pub use command::{Command, CommandStatus};
+pub use deployment::{
+    Deployment, DeploymentStatus, NodeDeployment, NodeDeploymentState, Strategy, StrategyKind,
+};
+pub use function::{
+    Function, FunctionSpec, FunctionVersion, ModuleItem, ModuleSummary, VersionStatus,
+};
+pub use ids::*;
+pub use node::{
+    Node, NodeLifecycle, NodeRegistration, NodeState, NodeStatus, NodeUpdate, ReportedState,
+    ResourceUsage, RunningFunction,
+};
+pub use route::Route;
+pub use schema::{NewSchemaMigration, SchemaMigration};
+pub use settings::{Bootstrap, ServerSecrets, Setting};
+pub use sync::{SyncActionOutcome, SyncOutcome, SyncRecord};
+pub use telemetry::TelemetryPoint;
+pub use time::Timestamp;

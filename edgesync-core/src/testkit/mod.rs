@@ -1,0 +1,14 @@
+//! What every backend must pass, and helpers for tests (feature `testkit`).
+
+//!
+//! Backends call [`store_suite::run_all`] / [`artifact_suite::run_all`] from their own tests with a
+//! factory that makes a fresh, empty instance.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod artifact_suite;
+pub mod fixtures;
+pub mod store_suite;
+pub mod wasm_fixtures;
+
+pub use crate::clock::ManualClock;
