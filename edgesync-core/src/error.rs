@@ -30,6 +30,10 @@ pub enum ErrorKind {
     Unavailable,
     /// Storage is full.
     InsufficientStorage,
+    /// The request's content type is not accepted here.
+    UnsupportedMediaType,
+    /// The path exists, but not with this method.
+    MethodNotAllowed,
     /// A bug or an unexpected state; logged with details.
     Internal,
 }
@@ -91,6 +95,10 @@ error_codes! {
     WasmTooLarge => ("wasm_too_large", PayloadTooLarge, false),
     /// The request body exceeds the maximum size.
     PayloadTooLarge => ("payload_too_large", PayloadTooLarge, false),
+    /// The request's content type is not accepted by this endpoint.
+    UnsupportedMediaType => ("unsupported_media_type", UnsupportedMediaType, false),
+    /// The path does not accept this method.
+    MethodNotAllowed => ("method_not_allowed", MethodNotAllowed, false),
     /// No node with this id.
     NodeNotFound => ("node_not_found", NotFound, false),
     /// No function (or function version) with this id.

@@ -1,1 +1,1 @@
-
+//! Examples for EdgeSync. See `examples/README.md`.

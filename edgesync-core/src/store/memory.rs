@@ -85,6 +85,8 @@ impl Store for MemoryStore {
                     .map(|(_, v)| v.clone())
                     .collect()
             }
+            // A cursor before the collection leaves nothing to list backwards.
+            Order::Descending if after.as_ref().is_some_and(|a| a < &prefix) => Vec::new(),
             Order::Descending => {
                 let end = match &after {
                     Some(a) => Bound::Excluded(a.clone()),

@@ -1,0 +1,159 @@
+//! Random commits give the same answers from `SledStore` as from the reference `MemoryStore`.
+
+use edgesync_core::ErrorCode;
+use edgesync_core::model::{FunctionId, NodeId};
+use edgesync_core::store::memory::MemoryStore;
+use edgesync_core::store::{
+    Collection, Expect, ListQuery, Order, Page, Record, RecordKey, Store, UniqueIndex, Write,
+};
+use edgesync_core::testkit::fixtures;
+use edgesync_sled::SledStore;
+use proptest::prelude::*;
+
+const SLOTS: u8 = 3;
+const NAMES: [&str; 3] = ["a", "b", "c"];
+
+#[derive(Clone, Debug)]
+enum Op {
+    Put {
+        function: bool,
+        slot: u8,
+        name: usize,
+        expect: Expect,
+    },
+    Delete {
+        function: bool,
+        slot: u8,
+        expect: Expect,
+    },
+}
+
+fn expect() -> impl Strategy<Value = Expect> {
+    prop_oneof![
+        3 => Just(Expect::Any),
+        1 => Just(Expect::Absent),
+        1 => (0u64..4).prop_map(Expect::Revision),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (any::<bool>(), 0..SLOTS, 0..NAMES.len(), expect()).prop_map(
+            |(function, slot, name, expect)| Op::Put { function, slot, name, expect }
+        ),
+        1 => (any::<bool>(), 0..SLOTS, expect())
+            .prop_map(|(function, slot, expect)| Op::Delete { function, slot, expect }),
+    ]
+}
+
+fn uuid(slot: u8) -> String {
+    format!("00000000-0000-4000-8000-0000000000{slot:02x}")
+}
+
+fn key(function: bool, slot: u8) -> RecordKey {
+    if function {
+        RecordKey::Function {
+            id: uuid(slot).parse::<FunctionId>().unwrap(),
+        }
+    } else {
+        RecordKey::Node {
+            id: uuid(slot).parse::<NodeId>().unwrap(),
+        }
+    }
+}
+
+fn write(op: &Op) -> Write {
+    match *op {
+        Op::Put {
+            function,
+            slot,
+            name,
+            expect,
+        } => {
+            let record = if function {
+                let mut f = fixtures::function(NAMES[name], 0);
+                f.id = uuid(slot).parse().unwrap();
+                Record::Function(f)
+            } else {
+                let mut n = fixtures::node(NAMES[name]);
+                n.id = uuid(slot).parse().unwrap();
+                Record::Node(n)
+            };
+            Write::Put { record, expect }
+        }
+        Op::Delete {
+            function,
+            slot,
+            expect,
+        } => Write::Delete {
+            key: key(function, slot),
+            expect,
+        },
+    }
+}
+
+/// Every page of a collection, in both orders, in pages of 2.
+async fn pages(store: &dyn Store, collection: Collection) -> Vec<Page> {
+    let mut out = Vec::new();
+    for order in [Order::Ascending, Order::Descending] {
+        let mut query = ListQuery {
+            collection: collection.clone(),
+            after: None,
+            limit: 2,
+            order,
+        };
+        loop {
+            let page = store.list(&query).await.unwrap();
+            let next = page.next.clone();
+            out.push(page);
+            match next {
+                Some(n) => query.after = Some(n),
+                None => break,
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sled_answers_like_memory(commits in prop::collection::vec(prop::collection::vec(op(), 1..4), 1..24)) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let sled = SledStore::temporary().unwrap();
+            let memory = MemoryStore::new();
+            for ops in &commits {
+                let writes: Vec<Write> = ops.iter().map(write).collect();
+                let a = sled.commit(&writes).await.map_err(|e| e.code());
+                let b = memory.commit(&writes).await.map_err(|e| e.code());
+                prop_assert_eq!(&a, &b, "commit {:?}", ops);
+                if let Err(code) = a {
+                    prop_assert!(matches!(
+                        code,
+                        ErrorCode::AlreadyExists
+                            | ErrorCode::RevisionConflict
+                            | ErrorCode::UniqueViolation
+                            | ErrorCode::InvalidRequest
+                    ));
+                }
+            }
+            for collection in [Collection::Nodes, Collection::Functions] {
+                prop_assert_eq!(
+                    pages(&sled, collection.clone()).await,
+                    pages(&memory, collection).await
+                );
+            }
+            for index in [UniqueIndex::NodeName, UniqueIndex::FunctionName] {
+                for name in NAMES {
+                    prop_assert_eq!(
+                        sled.get_unique(index, name).await.unwrap(),
+                        memory.get_unique(index, name).await.unwrap()
+                    );
+                }
+            }
+            Ok(())
+        })?;
+    }
+}

@@ -1,0 +1,31 @@
+//! The two credentials of the API, declared as OpenAPI security schemes: operators send an
+//! API key, nodes send their token. Both travel as `Authorization: Bearer …`.
+
+use edgesync_core::model::{NodeId, Scope};
+use edgesync_core::{EdgeSync, Principal, RequiredAccess};
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::Bearer;
+
+/// An operator API key (`esk_…`).
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "esk_ API key")]
+pub struct ApiKeyAuth(pub Bearer);
+
+/// A node's JWT, issued at registration.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT")]
+pub struct NodeAuth(pub Bearer);
+
+impl ApiKeyAuth {
+    /// Checks the key grants `scope`.
+    pub fn require(&self, edgesync: &EdgeSync, scope: Scope) -> edgesync_core::Result<Principal> {
+        edgesync.authenticate(&self.0.token, RequiredAccess::Scope(scope))
+    }
+}
+
+impl NodeAuth {
+    /// Checks the token belongs to `node`.
+    pub fn require(&self, edgesync: &EdgeSync, node: NodeId) -> edgesync_core::Result<Principal> {
+        edgesync.authenticate(&self.0.token, RequiredAccess::Node(node))
+    }
+}

@@ -1,0 +1,62 @@
+//! The HTTP API: one poem-openapi struct per resource, combined into one service.
+
+pub mod artifacts;
+pub mod auth;
+mod convert;
+pub mod error;
+pub mod functions;
+pub mod health;
+pub mod nodes;
+pub mod upload;
+
+use edgesync_core::EdgeSync;
+use poem_openapi::{OpenApiService, Tags};
+
+/// Groups of operations in the OpenAPI document.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Edge nodes: registration, heartbeats, status, labels.
+    Nodes,
+    /// WASM functions and their versions.
+    Functions,
+    /// Binary downloads through signed URLs.
+    Artifacts,
+    /// Liveness and readiness.
+    Health,
+}
+
+/// Every API module, combined.
+pub type Apis = (
+    nodes::NodesApi,
+    functions::FunctionsApi,
+    artifacts::ArtifactsApi,
+    health::HealthApi,
+);
+
+/// The OpenAPI service over a control plane.
+pub fn service(edgesync: &EdgeSync) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (
+            nodes::NodesApi {
+                edgesync: edgesync.clone(),
+            },
+            functions::FunctionsApi {
+                edgesync: edgesync.clone(),
+            },
+            artifacts::ArtifactsApi {
+                edgesync: edgesync.clone(),
+            },
+            health::HealthApi {
+                edgesync: edgesync.clone(),
+            },
+        ),
+        "EdgeSync",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(DESCRIPTION)
+}
+
+const DESCRIPTION: &str = "The control plane of a fleet of edge nodes that run WebAssembly \
+functions.\n\nOperator endpoints take an API key (`Authorization: Bearer esk_…`); node \
+endpoints take the node's token from registration (`Authorization: Bearer <JWT>`). Every error \
+is `application/problem+json` with a stable `code`, a `retryable` flag and the `request_id`.";

@@ -1,0 +1,94 @@
+//! `edgesync`: the control-plane server.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use clap::Parser;
+use edgesync_server::config::{Cli, Command, LogFormat, ServeArgs};
+use edgesync_server::{HttpLimits, app, jobs, openapi_json, wiring};
+use poem::Server;
+use poem::listener::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Openapi) => {
+            println!("{}", openapi_json().await?);
+            Ok(())
+        }
+        Some(Command::Serve(args)) => serve(args).await,
+        None => serve(cli.serve).await,
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,poem=warn,sled=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let edgesync = wiring::build(&args)
+        .await
+        .context("could not start the control plane")?;
+    if let Some(key) = edgesync.bootstrap_admin_key().await? {
+        let path = args.data_dir.join("admin.key");
+        write_secret_file(&path, &key.secret)
+            .with_context(|| format!("could not write {}", path.display()))?;
+        tracing::info!(path = %path.display(), key_prefix = %key.display_prefix, "created the first admin API key");
+        eprintln!(
+            "\n  First start: an admin API key was written to {}\n  Use it as: Authorization: Bearer $(cat {})\n",
+            path.display(),
+            path.display()
+        );
+    }
+    let shutdown = CancellationToken::new();
+    let jobs = jobs::spawn(edgesync.clone(), shutdown.clone());
+    tracing::info!(listen = %args.listen, public_url = %args.public_url(), nodes = edgesync.node_count(), "serving");
+    let server = Server::new(TcpListener::bind(args.listen));
+    let result = server
+        .run_with_graceful_shutdown(
+            app(
+                &edgesync,
+                HttpLimits {
+                    max_body_bytes: args.max_body_bytes,
+                },
+            ),
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+                tracing::info!("shutting down");
+            },
+            Some(std::time::Duration::from_secs(10)),
+        )
+        .await;
+    shutdown.cancel();
+    let _ = jobs.await;
+    result.context("the HTTP server failed")
+}
+
+/// Writes a secret to a file only its owner can read.
+fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    writeln!(f, "{secret}")?;
+    f.sync_all()
+}

@@ -1,0 +1,77 @@
+//! A request id for every request: taken from `x-request-id` when the client sends a sane one,
+//! generated otherwise; echoed in the response, carried by every log line of the request and by
+//! every problem body.
+
+use std::future::Future;
+
+use poem::{Endpoint, IntoResponse, Request, Response};
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The header carrying the id.
+pub const HEADER: &str = "x-request-id";
+
+/// The current request's id (empty outside a request).
+pub fn current() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// Runs `fut` with `id` as the current request id.
+pub fn scope<F: Future>(id: String, fut: F) -> impl Future<Output = F::Output> {
+    REQUEST_ID.scope(id, fut)
+}
+
+fn sane(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// Assigns the id, logs the request with its outcome and latency, and turns poem's own errors
+/// into problem bodies.
+pub async fn middleware<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let id = req
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| sane(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let span = tracing::info_span!("request", request_id = %id, %method, %path);
+    let started = std::time::Instant::now();
+    let outcome = scope(
+        id.clone(),
+        tracing::Instrument::instrument(
+            async {
+                match next.call(req).await {
+                    Ok(resp) => resp.into_response(),
+                    // Our handlers' problem responses travel inside the error: keep them.
+                    Err(err) if err.is_from_response() => err.into_response(),
+                    Err(err) => {
+                        let core = crate::api::error::core_error_of_poem(&err);
+                        crate::api::error::problem_response(&core)
+                    }
+                }
+            },
+            span.clone(),
+        ),
+    )
+    .await;
+    let mut resp = outcome;
+    if let Ok(v) = id.parse() {
+        resp.headers_mut().insert(HEADER, v);
+    }
+    let _guard = span.enter();
+    tracing::info!(
+        status = resp.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request finished"
+    );
+    Ok(resp)
+}
