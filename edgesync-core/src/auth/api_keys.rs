@@ -15,7 +15,7 @@ pub struct GeneratedSecret {
     pub secret: String,
     /// Lowercase hex SHA-256 of `secret`.
     pub sha256: String,
-    /// The first 12 characters, for recognizing the key in listings.
+    /// The first 8 characters (`esk_` and 4 more), for recognizing the key in listings.
     pub display_prefix: String,
 }
 
@@ -32,7 +32,7 @@ pub fn generate_api_key() -> Result<GeneratedSecret> {
     let secret = format!("{API_KEY_PREFIX}{}", random_token()?);
     Ok(GeneratedSecret {
         sha256: sha256_hex(&secret),
-        display_prefix: secret.chars().take(12).collect(),
+        display_prefix: secret.chars().take(8).collect(),
         secret,
     })
 }

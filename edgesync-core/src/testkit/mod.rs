@@ -8,7 +8,9 @@
 
 pub mod artifact_suite;
 pub mod fixtures;
+pub mod mem_artifacts;
 pub mod store_suite;
 pub mod wasm_fixtures;
 
 pub use crate::clock::ManualClock;
+pub use mem_artifacts::MemArtifacts;
