@@ -107,6 +107,12 @@ error_codes! {
     ArtifactNotFound => ("artifact_not_found", NotFound, false),
     /// No API key with this id.
     ApiKeyNotFound => ("api_key_not_found", NotFound, false),
+    /// No deployment with this id.
+    DeploymentNotFound => ("deployment_not_found", NotFound, false),
+    /// No route with this id.
+    RouteNotFound => ("route_not_found", NotFound, false),
+    /// This node has no plan with this id.
+    PlanNotFound => ("plan_not_found", NotFound, false),
     /// The addressed resource does not exist.
     NotFound => ("not_found", NotFound, false),
     /// Another node already has this name.
@@ -119,6 +125,16 @@ error_codes! {
     UniqueViolation => ("unique_violation", AlreadyExists, false),
     /// A live deployment uses this function version; stop the deployment first.
     FunctionInUse => ("function_in_use", Conflict, false),
+    /// The plan was already acknowledged with different results.
+    PlanAlreadyAcked => ("plan_already_acked", Conflict, false),
+    /// Another route already has the same host, path shape and a shared method.
+    RouteConflict => ("route_conflict", Conflict, false),
+    /// A migration with this version exists with a different checksum; migrations are immutable.
+    SchemaChecksumMismatch => ("schema_checksum_mismatch", Conflict, false),
+    /// Migration versions must increase; this one is not above the current head.
+    SchemaVersionNotIncreasing => ("schema_version_not_increasing", Conflict, false),
+    /// The function version has no validated binary yet.
+    FunctionVersionNotReady => ("function_version_not_ready", Conflict, false),
     /// The node is decommissioned; it can no longer act.
     NodeDecommissioned => ("node_decommissioned", Conflict, false),
     /// No credentials were presented.

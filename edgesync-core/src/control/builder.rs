@@ -5,6 +5,10 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::catalog::CatalogState;
+use super::node_deployments::NodeDeployments;
+use super::sync::OpenPlans;
+use super::targets::Targets;
 use super::{Config, EdgeSync, Inner, auth::KeyCache, fleet::Fleet};
 use crate::artifacts::ArtifactStore;
 use crate::auth::secrets::random_bytes;
@@ -74,7 +78,9 @@ impl EdgeSyncBuilder {
         let url_signer = UrlSigner::new(&decode(&secrets.url_key)?)?;
         let fleet = Fleet::load(store.as_ref()).await?;
         let keys = KeyCache::load(store.as_ref()).await?;
-        Ok(EdgeSync {
+        let catalog = CatalogState::load(store.as_ref()).await?;
+        let node_deployments = NodeDeployments::load(store.as_ref()).await?;
+        let edgesync = EdgeSync {
             inner: Arc::new(Inner {
                 store,
                 artifacts,
@@ -87,8 +93,14 @@ impl EdgeSyncBuilder {
                 url_signer,
                 fleet,
                 keys,
+                catalog,
+                targets: Targets::default(),
+                node_deployments,
+                open_plans: OpenPlans::default(),
             }),
-        })
+        };
+        edgesync.retarget(None);
+        Ok(edgesync)
     }
 }
 

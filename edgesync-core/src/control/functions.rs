@@ -271,6 +271,22 @@ impl EdgeSync {
                 d.is_live() && d.function_id == id && version.is_none_or(|v| v == d.version)
             })
             .collect();
+        if version.is_none()
+            && let Some(r) = self
+                .inner
+                .catalog
+                .routes()
+                .iter()
+                .find(|r| r.function_id == id)
+        {
+            return Err(Error::new(
+                ErrorCode::FunctionInUse,
+                format!(
+                    "route {} ({}) points at this function; delete or change the route first",
+                    r.id, r.path
+                ),
+            ));
+        }
         if let Some(d) = users.first() {
             return Err(Error::new(
                 ErrorCode::FunctionInUse,

@@ -16,11 +16,19 @@
 
 mod auth;
 mod builder;
+mod catalog;
+mod deployments;
 mod fleet;
 mod functions;
+mod history;
 mod ingest;
 mod maintenance;
+mod node_deployments;
 mod nodes;
+mod routes;
+mod schemas;
+mod sync;
+mod targets;
 
 pub use maintenance::MaintenanceReport;
 
@@ -29,8 +37,12 @@ use std::time::Duration;
 
 pub use auth::{Principal, RequiredAccess};
 pub use builder::EdgeSyncBuilder;
+pub use deployments::{DeploymentDetail, DeploymentNodeState, MAX_PRIORITY, NewDeployment};
 pub use functions::{ArtifactDownload, FunctionDetail};
+pub use history::{MAX_STATS_WINDOW, Percentiles, SyncStats, SyncStatsQuery};
 pub use nodes::{NodeFilter, NodeView, RegisteredNode};
+pub use routes::RouteSpec;
+pub use sync::{Ack, AckOutcome, EMPTY_PLAN, MAX_WAIT, ServedAction, ServedPlan};
 
 use crate::artifacts::ArtifactStore;
 use crate::auth::{NodeTokenIssuer, UrlSigner};
@@ -87,6 +99,10 @@ struct Inner {
     url_signer: UrlSigner,
     fleet: fleet::Fleet,
     keys: auth::KeyCache,
+    catalog: catalog::CatalogState,
+    targets: targets::Targets,
+    node_deployments: node_deployments::NodeDeployments,
+    open_plans: sync::OpenPlans,
 }
 
 impl EdgeSync {
@@ -117,6 +133,27 @@ impl EdgeSync {
 
     fn now(&self) -> crate::model::Timestamp {
         self.inner.clock.now()
+    }
+
+    /// Recomputes the targets of some nodes (all when `None`) after something they depend on
+    /// changed; wakes long polls and notifies the nodes whose revision moved.
+    fn retarget(&self, only: Option<&[crate::model::NodeId]>) -> usize {
+        let entries = match only {
+            None => self.inner.fleet.snapshot(),
+            Some(ids) => ids
+                .iter()
+                .filter_map(|id| self.inner.fleet.get(*id))
+                .collect(),
+        };
+        let catalog = self.inner.catalog.catalog();
+        self.inner
+            .targets
+            .recompute(
+                entries.iter().map(|e| &e.node.value),
+                &catalog,
+                self.inner.notifier.as_ref(),
+            )
+            .len()
     }
 }
 

@@ -117,6 +117,7 @@ impl EdgeSync {
             },
             state,
         );
+        self.retarget(Some(&[node.id]));
         let (token, token_expires_at) =
             self.inner
                 .tokens
@@ -258,6 +259,7 @@ impl EdgeSync {
                         revision,
                         value: node,
                     });
+                    self.retarget(Some(&[node_id]));
                     tracing::info!(%node_id, ?update, "node updated");
                     return self.get_node(node_id);
                 }

@@ -6,6 +6,7 @@ pub mod deployment;
 pub mod function;
 pub mod ids;
 pub mod node;
+pub mod plan;
 pub mod route;
 pub mod schema;
 pub mod settings;
@@ -27,9 +28,10 @@ pub use node::{
     Node, NodeLifecycle, NodeRegistration, NodeState, NodeStatus, NodeUpdate, ReportedState,
     ResourceUsage, RunningFunction,
 };
+pub use plan::{Action, ActionResult, InstallFunction, PlanAction, RouteEntry, SyncPlan};
 pub use route::Route;
 pub use schema::{NewSchemaMigration, SchemaMigration};
 pub use settings::{Bootstrap, ServerSecrets, Setting};
-pub use sync::{SyncActionOutcome, SyncOutcome, SyncRecord};
+pub use sync::{SyncRecord, SyncStatus};
 pub use telemetry::TelemetryPoint;
 pub use time::Timestamp;

@@ -1,56 +1,78 @@
-//! Sync records: what a node was asked to do and what it reported back.
+//! Sync records: every plan handed to a node and what the node reported back.
 
 use serde::{Deserialize, Serialize};
 
 use super::ids::{NodeId, PlanId, SyncRecordId};
+use super::node::ReportedState;
+use super::plan::{ActionResult, PlanAction};
 use super::time::Timestamp;
 
-/// One acknowledged plan: the history entry of a sync.
+/// The history entry of one plan: created when the plan is first handed out, completed by the
+/// node's ack. Its id is the plan id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SyncRecord {
-    /// Identity (time-ordered).
+    /// Identity (time-ordered; equal to the plan id).
     pub id: SyncRecordId,
     /// The node.
     pub node_id: NodeId,
-    /// The plan that was acknowledged.
+    /// The plan.
     pub plan_id: PlanId,
-    /// The target revision the plan led to.
+    /// The target revision the plan leads to.
     pub revision: String,
-    /// One entry per action, with its result.
-    pub actions: Vec<SyncActionOutcome>,
-    /// Overall outcome.
-    pub outcome: SyncOutcome,
+    /// What the node reported running when the plan was made.
+    pub base: ReportedState,
+    /// The plan's actions.
+    pub actions: Vec<PlanAction>,
+    /// The node's results, once acknowledged.
+    pub results: Vec<ActionResult>,
+    /// Where the sync is.
+    pub status: SyncStatus,
     /// When the plan was handed out.
     pub planned_at: Timestamp,
     /// When the ack arrived.
-    pub acked_at: Timestamp,
+    pub acked_at: Option<Timestamp>,
 }
 
-/// An action of a plan with its reported result.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SyncActionOutcome {
-    /// Action id within the plan.
-    pub action_id: u32,
-    /// `apply_migration`, `install_function`, `set_routes` or `remove_function`.
-    pub kind: String,
-    /// Short description (function and version, migration version, …).
-    pub subject: String,
-    /// Whether it succeeded.
-    pub succeeded: bool,
-    /// Error code reported by the node, if it failed.
-    pub error_code: Option<String>,
-    /// Error text reported by the node, if it failed.
-    pub error: Option<String>,
+impl SyncRecord {
+    /// How long the node took, from plan to ack.
+    pub fn duration(&self) -> Option<std::time::Duration> {
+        self.acked_at.map(|a| a.since(self.planned_at))
+    }
 }
 
-/// Overall result of a sync.
+/// The lifecycle of a sync.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SyncOutcome {
+pub enum SyncStatus {
+    /// Handed out, not acknowledged yet.
+    Pending,
     /// Every action succeeded.
     Succeeded,
-    /// Some actions failed, some succeeded.
+    /// Some actions failed; the next plan retries them.
     Partial,
     /// Every action failed.
     Failed,
+    /// Replaced by a newer plan before it was acknowledged.
+    Superseded,
+}
+
+impl SyncStatus {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncStatus::Pending => "pending",
+            SyncStatus::Succeeded => "succeeded",
+            SyncStatus::Partial => "partial",
+            SyncStatus::Failed => "failed",
+            SyncStatus::Superseded => "superseded",
+        }
+    }
+
+    /// Whether the sync was acknowledged.
+    pub fn is_acked(self) -> bool {
+        matches!(
+            self,
+            SyncStatus::Succeeded | SyncStatus::Partial | SyncStatus::Failed
+        )
+    }
 }

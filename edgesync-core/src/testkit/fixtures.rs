@@ -141,17 +141,20 @@ pub fn one_of_each() -> Vec<Record> {
             node_id: n.id,
             plan_id: PlanId::random(),
             revision: "rev-1".into(),
-            actions: vec![SyncActionOutcome {
+            base: ReportedState::default(),
+            actions: vec![PlanAction {
+                id: 0,
+                action: Action::RemoveFunction { function_id: f.id },
+            }],
+            results: vec![ActionResult {
                 action_id: 0,
-                kind: "install_function".into(),
-                subject: "fixture-fn@1".into(),
                 succeeded: false,
                 error_code: Some("sha256_mismatch".into()),
                 error: Some("digest differs".into()),
             }],
-            outcome: SyncOutcome::Failed,
+            status: SyncStatus::Failed,
             planned_at: t(8),
-            acked_at: t(9),
+            acked_at: Some(t(9)),
         }),
         Record::Telemetry(TelemetryPoint {
             node_id: n.id,

@@ -7,8 +7,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod artifact_suite;
+pub mod faulty;
 pub mod fixtures;
 pub mod mem_artifacts;
+pub mod sim;
 pub mod store_suite;
 pub mod wasm_fixtures;
 

@@ -1,0 +1,264 @@
+//! Deployments: "run version N of function F on the nodes this selector picks", and where each
+//! node is with it.
+
+use super::EdgeSync;
+use super::functions::function_not_found;
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::validate;
+use crate::model::*;
+use crate::selector::Selector;
+use crate::store::{Record, StoreExt, Write};
+
+/// What an operator sends to deploy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewDeployment {
+    /// Human-friendly name (may be empty).
+    pub name: String,
+    /// The function.
+    pub function_id: FunctionId,
+    /// The version to run.
+    pub version: u32,
+    /// Which nodes.
+    pub selector: Selector,
+    /// Only nodes of this POP, when set.
+    pub pop: Option<String>,
+    /// Overlaps: the highest priority wins, then the newest.
+    pub priority: i32,
+}
+
+/// Largest |priority|.
+pub const MAX_PRIORITY: i32 = 1_000_000;
+
+/// One node's state in a deployment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeploymentNodeState {
+    /// The node.
+    pub node_id: NodeId,
+    /// Its name.
+    pub node_name: String,
+    /// Where it is.
+    pub state: NodeDeploymentState,
+    /// The node's error text, when it failed.
+    pub error: Option<String>,
+    /// Install attempts.
+    pub attempts: u32,
+    /// When the state last changed (`None`: targeted, nothing reported yet).
+    pub updated_at: Option<Timestamp>,
+}
+
+/// A deployment with every node it concerns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeploymentDetail {
+    /// The deployment.
+    pub deployment: Deployment,
+    /// Its status as operators see it (`completed` once every targeted node runs it).
+    pub status: DeploymentStatus,
+    /// Nodes it targets now, and nodes it targeted before.
+    pub nodes: Vec<DeploymentNodeState>,
+}
+
+impl DeploymentDetail {
+    /// How many nodes are in each state.
+    pub fn count(&self, state: NodeDeploymentState) -> usize {
+        self.nodes.iter().filter(|n| n.state == state).count()
+    }
+}
+
+impl EdgeSync {
+    /// Creates a deployment (all at once). The version must be ready.
+    pub async fn create_deployment(&self, new: NewDeployment) -> Result<DeploymentDetail> {
+        validate::text("name", &new.name, 128)?;
+        if let Some(pop) = &new.pop {
+            validate::name("pop", pop)?;
+        }
+        validate::range("priority", new.priority, -MAX_PRIORITY, MAX_PRIORITY)?;
+        let function = self
+            .inner
+            .store
+            .get_function(new.function_id)
+            .await?
+            .ok_or_else(|| function_not_found(new.function_id))?
+            .value;
+        let version = self
+            .inner
+            .store
+            .get_function_version(new.function_id, new.version)
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::FunctionNotFound,
+                    format!("function {} has no version {}", function.name, new.version),
+                )
+            })?
+            .value;
+        if version.status != VersionStatus::Ready {
+            return Err(Error::new(
+                ErrorCode::FunctionVersionNotReady,
+                format!(
+                    "{}@{} has no validated binary yet",
+                    function.name, new.version
+                ),
+            ));
+        }
+        let now = self.now();
+        let deployment = Deployment {
+            id: DeploymentId::ordered(),
+            name: new.name,
+            function_id: new.function_id,
+            version: new.version,
+            selector: new.selector,
+            pop: new.pop,
+            priority: new.priority,
+            strategy: Strategy::default(),
+            status: DeploymentStatus::InProgress,
+            status_reason: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.inner
+            .store
+            .commit(&[Write::create(Record::Deployment(deployment.clone()))])
+            .await?;
+        self.inner
+            .catalog
+            .put_deployment(deployment.clone(), Some((function.name.clone(), version)));
+        let changed = self.retarget(None);
+        tracing::info!(
+            deployment_id = %deployment.id, function = %function.name, version = deployment.version,
+            selector = %deployment.selector, priority = deployment.priority, nodes_retargeted = changed,
+            "deployment created"
+        );
+        self.deployment(deployment.id)
+    }
+
+    /// Every deployment, newest first.
+    pub fn deployments(&self) -> Vec<DeploymentDetail> {
+        let mut all = self.inner.catalog.deployments();
+        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        all.into_iter().map(|d| self.detail(d)).collect()
+    }
+
+    /// One deployment with its per-node states.
+    pub fn deployment(&self, id: DeploymentId) -> Result<DeploymentDetail> {
+        let d = self
+            .inner
+            .catalog
+            .deployment(id)
+            .ok_or_else(|| deployment_not_found(id))?;
+        Ok(self.detail(d))
+    }
+
+    fn detail(&self, deployment: Deployment) -> DeploymentDetail {
+        let mut nodes: Vec<DeploymentNodeState> = Vec::new();
+        let recorded = self.inner.node_deployments.of_deployment(deployment.id);
+        let name_of = |id: NodeId| {
+            self.inner
+                .fleet
+                .get(id)
+                .map(|e| e.node.value.name)
+                .unwrap_or_default()
+        };
+        let targeted = if deployment.is_live() {
+            self.inner.targets.nodes_targeted_by(deployment.id)
+        } else {
+            Vec::new()
+        };
+        for (node_id, _) in &targeted {
+            let state = recorded.iter().find(|r| r.value.node_id == *node_id);
+            nodes.push(match state {
+                Some(r) => DeploymentNodeState {
+                    node_id: *node_id,
+                    node_name: name_of(*node_id),
+                    state: r.value.state,
+                    error: r.value.error.clone(),
+                    attempts: r.value.attempts,
+                    updated_at: Some(r.value.updated_at),
+                },
+                None => DeploymentNodeState {
+                    node_id: *node_id,
+                    node_name: name_of(*node_id),
+                    state: NodeDeploymentState::Pending,
+                    error: None,
+                    attempts: 0,
+                    updated_at: None,
+                },
+            });
+        }
+        for r in recorded {
+            if targeted.iter().any(|(n, _)| *n == r.value.node_id) {
+                continue;
+            }
+            nodes.push(DeploymentNodeState {
+                node_id: r.value.node_id,
+                node_name: name_of(r.value.node_id),
+                state: r.value.state,
+                error: r.value.error.clone(),
+                attempts: r.value.attempts,
+                updated_at: Some(r.value.updated_at),
+            });
+        }
+        nodes.sort_by(|a, b| a.node_name.cmp(&b.node_name));
+        let all_active = !targeted.is_empty()
+            && nodes
+                .iter()
+                .filter(|n| targeted.iter().any(|(t, _)| *t == n.node_id))
+                .all(|n| n.state == NodeDeploymentState::Active);
+        let status = match deployment.status {
+            DeploymentStatus::InProgress if all_active => DeploymentStatus::Completed,
+            s => s,
+        };
+        DeploymentDetail {
+            deployment,
+            status,
+            nodes,
+        }
+    }
+
+    /// Stops a deployment: nodes drop the function unless another live deployment keeps it.
+    pub async fn delete_deployment(&self, id: DeploymentId) -> Result<DeploymentDetail> {
+        for _ in 0..5 {
+            let current = self
+                .inner
+                .store
+                .get_deployment(id)
+                .await?
+                .ok_or_else(|| deployment_not_found(id))?;
+            if !current.value.is_live() {
+                return self.deployment(id);
+            }
+            let mut d = current.value;
+            d.status = DeploymentStatus::Aborted;
+            d.status_reason = Some("deleted by an operator".into());
+            d.updated_at = self.now();
+            match self
+                .inner
+                .store
+                .commit(&[Write::update(
+                    Record::Deployment(d.clone()),
+                    current.revision,
+                )])
+                .await
+            {
+                Ok(_) => {
+                    self.inner.catalog.put_deployment(d, None);
+                    let changed = self.retarget(None);
+                    tracing::info!(deployment_id = %id, nodes_retargeted = changed, "deployment stopped");
+                    return self.deployment(id);
+                }
+                Err(e) if e.code() == ErrorCode::RevisionConflict => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(
+            ErrorCode::RevisionConflict,
+            "the deployment kept changing; try again",
+        ))
+    }
+}
+
+pub(super) fn deployment_not_found(id: DeploymentId) -> Error {
+    Error::new(
+        ErrorCode::DeploymentNotFound,
+        format!("no deployment with id {id}"),
+    )
+}

@@ -1,0 +1,616 @@
+//! Serving sync plans to nodes and applying their acks.
+//!
+//! A poll whose revision is current is answered from memory (see [`EdgeSync::sync_revision`]).
+//! A node that is behind gets a plan computed in memory from its reported state and its target;
+//! the first time a given plan is handed out it is recorded (one write: the pending history entry
+//! and the per-node deployment states that turn `installing`), and the same request afterwards
+//! gets the same plan without a write. An ack is applied in one atomic commit: the history entry,
+//! the node's new state and the per-node deployment states change together or not at all.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use super::EdgeSync;
+use super::deployments::deployment_not_found;
+use super::nodes::node_not_found;
+use super::targets::DRAINING_REVISION;
+use crate::desired::NodeTarget;
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::*;
+use crate::planner;
+use crate::store::{Expect, Record, RecordKey, Versioned, Write};
+
+/// The plan a node was last handed and has not acknowledged.
+#[derive(Clone, Debug)]
+struct OpenPlan {
+    plan: Arc<SyncPlan>,
+    base: ReportedState,
+    /// Revision of the pending history record (1 once written).
+    record_revision: u64,
+}
+
+/// Open plans by node.
+#[derive(Debug, Default)]
+pub(super) struct OpenPlans {
+    by_node: RwLock<HashMap<NodeId, OpenPlan>>,
+}
+
+impl OpenPlans {
+    fn get(&self, node: NodeId) -> Option<OpenPlan> {
+        self.by_node
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&node)
+            .cloned()
+    }
+
+    fn set(&self, node: NodeId, plan: OpenPlan) {
+        self.by_node
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(node, plan);
+    }
+
+    fn close(&self, node: NodeId, plan: PlanId) {
+        let mut map = self.by_node.write().unwrap_or_else(PoisonError::into_inner);
+        if map.get(&node).is_some_and(|p| p.plan.plan_id == plan) {
+            map.remove(&node);
+        }
+    }
+}
+
+/// An action as served: install actions carry a freshly signed artifact URL.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServedAction {
+    /// The action.
+    pub action: PlanAction,
+    /// For installs: where to download the binary (signed, expiring).
+    pub artifact_url: Option<String>,
+}
+
+/// A plan as served to a node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServedPlan {
+    /// Acknowledge with this id. Empty plans have the nil id and need no ack.
+    pub plan_id: PlanId,
+    /// The revision the node reaches by applying every action (the response's ETag).
+    pub revision: String,
+    /// What to do, in order.
+    pub actions: Vec<ServedAction>,
+}
+
+/// A node's acknowledgement of a plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ack {
+    /// The plan.
+    pub plan_id: PlanId,
+    /// One result per action.
+    pub results: Vec<ActionResult>,
+    /// What the node runs now; derived from the plan and the results when absent.
+    pub state: Option<ReportedState>,
+}
+
+/// What an ack did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AckOutcome {
+    /// The history entry.
+    pub sync_id: SyncRecordId,
+    /// The sync's status.
+    pub status: SyncStatus,
+    /// The node's target revision now.
+    pub revision: String,
+    /// False when this ack repeated one already applied (nothing changed).
+    pub applied: bool,
+}
+
+/// The id of every empty plan (nothing to acknowledge).
+pub const EMPTY_PLAN: PlanId = PlanId::from_uuid(uuid::Uuid::nil());
+
+/// Longest long poll.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+impl EdgeSync {
+    /// The node's current target revision, from memory. Polls compare it with the revision the
+    /// node already has (`If-None-Match`) and answer "not modified" without any store access.
+    pub fn sync_revision(&self, node_id: NodeId) -> Result<String> {
+        self.inner
+            .targets
+            .revision(node_id)
+            .ok_or_else(|| node_not_found(node_id))
+    }
+
+    /// Waits until the node's target revision differs from `known` or `timeout` passes
+    /// (at most [`MAX_WAIT`]). Returns the revision then current.
+    pub async fn wait_for_revision_change(
+        &self,
+        node_id: NodeId,
+        known: &str,
+        timeout: Duration,
+    ) -> Result<String> {
+        let mut rx = self
+            .inner
+            .targets
+            .subscribe(node_id)
+            .ok_or_else(|| node_not_found(node_id))?;
+        let wait = async {
+            loop {
+                if rx.borrow_and_update().as_str() != known {
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(timeout.min(MAX_WAIT), wait).await;
+        self.sync_revision(node_id)
+    }
+
+    /// The plan that takes the node from what it reports to its target.
+    pub async fn sync_plan(&self, node_id: NodeId) -> Result<ServedPlan> {
+        let entry = self
+            .inner
+            .fleet
+            .get(node_id)
+            .ok_or_else(|| node_not_found(node_id))?;
+        let (target, draining) = self
+            .inner
+            .targets
+            .get(node_id)
+            .ok_or_else(|| node_not_found(node_id))?;
+        if draining {
+            return Ok(ServedPlan {
+                plan_id: EMPTY_PLAN,
+                revision: DRAINING_REVISION.to_owned(),
+                actions: Vec::new(),
+            });
+        }
+        let current = entry.state.reported.clone();
+        let actions = planner::plan(&current, &target, &self.inner.catalog.migrations());
+        if actions.is_empty() {
+            return Ok(ServedPlan {
+                plan_id: EMPTY_PLAN,
+                revision: target.revision.clone(),
+                actions: Vec::new(),
+            });
+        }
+        let actions = planner::number(actions);
+        let plan = match self.inner.open_plans.get(node_id) {
+            Some(open)
+                if open.plan.revision == target.revision
+                    && open.base == current
+                    && open.plan.actions == actions =>
+            {
+                open.plan
+            }
+            previous => {
+                self.issue_plan(node_id, &target, current, actions, previous)
+                    .await?
+            }
+        };
+        self.serve(&plan).await
+    }
+
+    /// Records a newly issued plan (and supersedes the previous open one).
+    async fn issue_plan(
+        &self,
+        node_id: NodeId,
+        target: &NodeTarget,
+        base: ReportedState,
+        actions: Vec<PlanAction>,
+        previous: Option<OpenPlan>,
+    ) -> Result<Arc<SyncPlan>> {
+        let now = self.now();
+        let plan_id = PlanId::ordered();
+        let plan = SyncPlan {
+            plan_id,
+            node_id,
+            revision: target.revision.clone(),
+            actions,
+            issued_at: now,
+        };
+        let record = SyncRecord {
+            id: SyncRecordId::from_uuid(*plan_id.as_uuid()),
+            node_id,
+            plan_id,
+            revision: plan.revision.clone(),
+            base: base.clone(),
+            actions: plan.actions.clone(),
+            results: Vec::new(),
+            status: SyncStatus::Pending,
+            planned_at: now,
+            acked_at: None,
+        };
+        let mut writes = vec![Write::create(Record::SyncRecord(record))];
+        let mut installing = Vec::new();
+        for pa in &plan.actions {
+            if let Action::InstallFunction(i) = &pa.action {
+                let current = self.inner.node_deployments.get(i.deployment_id, node_id);
+                let mut nd = current
+                    .as_ref()
+                    .map(|c| c.value.clone())
+                    .unwrap_or(NodeDeployment {
+                        deployment_id: i.deployment_id,
+                        node_id,
+                        state: NodeDeploymentState::Pending,
+                        error: None,
+                        attempts: 0,
+                        updated_at: now,
+                    });
+                if nd.state == NodeDeploymentState::Installing {
+                    continue;
+                }
+                nd.state = NodeDeploymentState::Installing;
+                nd.updated_at = now;
+                writes.push(match &current {
+                    Some(c) => Write::update(Record::NodeDeployment(nd.clone()), c.revision),
+                    None => Write::create(Record::NodeDeployment(nd.clone())),
+                });
+                installing.push((nd, current.map_or(1, |c| c.revision + 1)));
+            }
+        }
+        if let Some(prev) = &previous {
+            let mut superseded =
+                self.pending_record(&prev.plan, &prev.base, SyncStatus::Superseded);
+            superseded.acked_at = None;
+            writes.push(Write::update(
+                Record::SyncRecord(superseded),
+                prev.record_revision,
+            ));
+        }
+        let result = self.inner.store.commit(&writes).await;
+        let result = match result {
+            // The previous plan was acknowledged meanwhile: leave its record alone.
+            Err(e) if e.code() == ErrorCode::RevisionConflict && previous.is_some() => {
+                writes.pop();
+                self.inner.store.commit(&writes).await
+            }
+            other => other,
+        };
+        result.map_err(|e| {
+            if e.code() == ErrorCode::RevisionConflict {
+                Error::new(
+                    ErrorCode::RevisionConflict,
+                    "the node's deployment state changed while planning; poll again",
+                )
+            } else {
+                e
+            }
+        })?;
+        self.inner.node_deployments.put_all(
+            installing
+                .into_iter()
+                .map(|(value, revision)| Versioned { revision, value }),
+        );
+        let plan = Arc::new(plan);
+        self.inner.open_plans.set(
+            node_id,
+            OpenPlan {
+                plan: plan.clone(),
+                base,
+                record_revision: 1,
+            },
+        );
+        tracing::debug!(%node_id, %plan_id, actions = plan.actions.len(), revision = %plan.revision, "plan issued");
+        Ok(plan)
+    }
+
+    fn pending_record(
+        &self,
+        plan: &SyncPlan,
+        base: &ReportedState,
+        status: SyncStatus,
+    ) -> SyncRecord {
+        SyncRecord {
+            id: SyncRecordId::from_uuid(*plan.plan_id.as_uuid()),
+            node_id: plan.node_id,
+            plan_id: plan.plan_id,
+            revision: plan.revision.clone(),
+            base: base.clone(),
+            actions: plan.actions.clone(),
+            results: Vec::new(),
+            status,
+            planned_at: plan.issued_at,
+            acked_at: None,
+        }
+    }
+
+    /// Attaches signed artifact URLs to a plan's install actions.
+    async fn serve(&self, plan: &SyncPlan) -> Result<ServedPlan> {
+        let mut actions = Vec::with_capacity(plan.actions.len());
+        for pa in &plan.actions {
+            let artifact_url = match &pa.action {
+                Action::InstallFunction(i) => {
+                    let key = crate::ArtifactKey::for_sha256_hex(&i.sha256)?;
+                    Some(self.artifact_url(&key).await?.0)
+                }
+                _ => None,
+            };
+            actions.push(ServedAction {
+                action: pa.clone(),
+                artifact_url,
+            });
+        }
+        Ok(ServedPlan {
+            plan_id: plan.plan_id,
+            revision: plan.revision.clone(),
+            actions,
+        })
+    }
+
+    /// Applies a node's ack atomically: the history entry, the node's state and the per-node
+    /// deployment states. Idempotent per plan id: repeating an ack changes nothing.
+    pub async fn ack_plan(&self, node_id: NodeId, ack: Ack) -> Result<AckOutcome> {
+        if let Some(state) = &ack.state {
+            state.validate()?;
+        }
+        if ack.plan_id == EMPTY_PLAN {
+            if !ack.results.is_empty() {
+                return Err(Error::invalid("an empty plan has no actions to report"));
+            }
+            self.inner.fleet.touch(node_id, self.now(), ack.state);
+            return Ok(AckOutcome {
+                sync_id: SyncRecordId::from_uuid(*EMPTY_PLAN.as_uuid()),
+                status: SyncStatus::Succeeded,
+                revision: self.sync_revision(node_id)?,
+                applied: false,
+            });
+        }
+        for attempt in 0..8 {
+            match self.try_ack(node_id, &ack).await {
+                Err(e) if e.code() == ErrorCode::RevisionConflict && attempt < 7 => {
+                    tokio::task::yield_now().await;
+                }
+                other => return other,
+            }
+        }
+        Err(Error::new(
+            ErrorCode::RevisionConflict,
+            "the ack kept conflicting; retry",
+        ))
+    }
+
+    async fn try_ack(&self, node_id: NodeId, ack: &Ack) -> Result<AckOutcome> {
+        let key = RecordKey::SyncRecord {
+            node_id,
+            id: SyncRecordId::from_uuid(*ack.plan_id.as_uuid()),
+        };
+        let stored = self.inner.store.get(&key).await?.ok_or_else(|| {
+            Error::new(
+                ErrorCode::PlanNotFound,
+                format!("node {node_id} has no plan {}", ack.plan_id),
+            )
+        })?;
+        let Record::SyncRecord(record) = stored.record else {
+            return Err(Error::internal("a sync key holds another record"));
+        };
+        let results = normalize_results(&record, &ack.results)?;
+        if record.status.is_acked() {
+            return if record.results == results {
+                Ok(AckOutcome {
+                    sync_id: record.id,
+                    status: record.status,
+                    revision: self.sync_revision(node_id)?,
+                    applied: false,
+                })
+            } else {
+                Err(Error::new(
+                    ErrorCode::PlanAlreadyAcked,
+                    format!("plan {} was acknowledged with other results", ack.plan_id),
+                ))
+            };
+        }
+        let now = self.now();
+        let new_state = match &ack.state {
+            Some(s) => s.clone(),
+            None => planner::apply(&record.base, &record.actions, &results, &record.revision),
+        };
+        let succeeded = results.iter().filter(|r| r.succeeded).count();
+        let status = match succeeded {
+            n if n == results.len() => SyncStatus::Succeeded,
+            0 => SyncStatus::Failed,
+            _ => SyncStatus::Partial,
+        };
+        let mut completed = record.clone();
+        completed.results = results.clone();
+        completed.status = status;
+        completed.acked_at = Some(now);
+
+        let entry = self
+            .inner
+            .fleet
+            .get(node_id)
+            .ok_or_else(|| node_not_found(node_id))?;
+        let mut node_state = entry.state.clone();
+        node_state.reported = new_state.clone();
+        node_state.last_seen_at = Some(now);
+
+        let deployment_writes =
+            self.deployment_states_after(node_id, &record, &results, &new_state, now)?;
+        let mut writes = vec![
+            Write::update(Record::SyncRecord(completed), stored.revision),
+            Write::Put {
+                record: Record::NodeState(node_state),
+                expect: Expect::Any,
+            },
+        ];
+        writes.extend(deployment_writes.iter().map(|(nd, rev)| match rev {
+            Some(r) => Write::update(Record::NodeDeployment(nd.clone()), *r),
+            None => Write::create(Record::NodeDeployment(nd.clone())),
+        }));
+        self.inner.store.commit(&writes).await?;
+
+        // Memory follows the store only after the commit succeeded.
+        self.inner.fleet.touch(node_id, now, Some(new_state));
+        self.inner
+            .node_deployments
+            .put_all(deployment_writes.into_iter().map(|(value, rev)| Versioned {
+                revision: rev.map_or(1, |r| r + 1),
+                value,
+            }));
+        self.inner.open_plans.close(node_id, ack.plan_id);
+        tracing::info!(%node_id, plan_id = %ack.plan_id, status = status.as_str(), "plan acknowledged");
+        Ok(AckOutcome {
+            sync_id: record.id,
+            status,
+            revision: self.sync_revision(node_id)?,
+            applied: true,
+        })
+    }
+
+    /// The per-node deployment states an ack changes, with the revision each write expects
+    /// (`None`: create).
+    fn deployment_states_after(
+        &self,
+        node_id: NodeId,
+        record: &SyncRecord,
+        results: &[ActionResult],
+        state: &ReportedState,
+        now: Timestamp,
+    ) -> Result<Vec<(NodeDeployment, Option<u64>)>> {
+        let (target, _) = self
+            .inner
+            .targets
+            .get(node_id)
+            .ok_or_else(|| node_not_found(node_id))?;
+        let runs = |f: FunctionId, v: u32| {
+            state
+                .functions
+                .iter()
+                .any(|r| r.function_id == f && r.version == v)
+        };
+        let mut changes = StateChanges {
+            node_id,
+            now,
+            index: &self.inner.node_deployments,
+            changes: HashMap::new(),
+        };
+        // Installs in this plan: active or failed, with the node's error text.
+        for pa in &record.actions {
+            if let Action::InstallFunction(i) = &pa.action {
+                let r = results.iter().find(|r| r.action_id == pa.id);
+                match r {
+                    Some(r) if r.succeeded => {
+                        changes.set(i.deployment_id, NodeDeploymentState::Active, None, false)
+                    }
+                    Some(r) => changes.set(
+                        i.deployment_id,
+                        NodeDeploymentState::Failed,
+                        Some(r.error.clone().unwrap_or_else(|| "install failed".into())),
+                        true,
+                    ),
+                    None => {}
+                }
+            }
+        }
+        // Winners the node already runs are active (e.g. a new deployment of the same version).
+        for i in target.functions.values() {
+            if runs(i.function_id, i.version)
+                && !changes.changes.contains_key(&i.deployment_id)
+                && self
+                    .inner
+                    .node_deployments
+                    .get(i.deployment_id, node_id)
+                    .is_none_or(|c| c.value.state != NodeDeploymentState::Active)
+            {
+                changes.set(i.deployment_id, NodeDeploymentState::Active, None, false);
+            }
+        }
+        // Deployments that no longer target the node and whose version it no longer runs.
+        for nd in self.inner.node_deployments.of_node(node_id) {
+            let d = nd.value.deployment_id;
+            if nd.value.state == NodeDeploymentState::Removed || changes.changes.contains_key(&d) {
+                continue;
+            }
+            let Some(deployment) = self.inner.catalog.deployment(d) else {
+                return Err(deployment_not_found(d));
+            };
+            let winner = target.deployment_for(deployment.function_id) == Some(d);
+            if !winner && !runs(deployment.function_id, deployment.version) {
+                changes.set(d, NodeDeploymentState::Removed, None, false);
+            }
+        }
+        Ok(changes.changes.into_values().collect())
+    }
+}
+
+/// The per-node deployment states one ack changes, each with the revision it was read at.
+struct StateChanges<'a> {
+    node_id: NodeId,
+    now: Timestamp,
+    index: &'a super::node_deployments::NodeDeployments,
+    changes: HashMap<DeploymentId, (NodeDeployment, Option<u64>)>,
+}
+
+impl StateChanges<'_> {
+    fn set(
+        &mut self,
+        d: DeploymentId,
+        state: NodeDeploymentState,
+        error: Option<String>,
+        failed: bool,
+    ) {
+        let current = self.index.get(d, self.node_id);
+        let mut nd = self
+            .changes
+            .get(&d)
+            .map(|c| c.0.clone())
+            .or_else(|| current.as_ref().map(|c| c.value.clone()))
+            .unwrap_or(NodeDeployment {
+                deployment_id: d,
+                node_id: self.node_id,
+                state: NodeDeploymentState::Pending,
+                error: None,
+                attempts: 0,
+                updated_at: self.now,
+            });
+        if nd.state == state && nd.error == error && !failed {
+            return;
+        }
+        nd.state = state;
+        nd.error = error;
+        if failed || state == NodeDeploymentState::Active {
+            nd.attempts += 1;
+        }
+        nd.updated_at = self.now;
+        self.changes.insert(d, (nd, current.map(|c| c.revision)));
+    }
+}
+
+/// Checks an ack's results against the plan: one result per action, ids in range, and returns
+/// them in action order.
+fn normalize_results(record: &SyncRecord, results: &[ActionResult]) -> Result<Vec<ActionResult>> {
+    let n = record.actions.len();
+    let mut slots: Vec<Option<ActionResult>> = vec![None; n];
+    for r in results {
+        let idx = usize::try_from(r.action_id).unwrap_or(usize::MAX);
+        let slot = slots.get_mut(idx).ok_or_else(|| {
+            Error::invalid(format!(
+                "action_id {} is out of range: the plan has {n} actions (0..{})",
+                r.action_id,
+                n.saturating_sub(1)
+            ))
+        })?;
+        if slot.is_some() {
+            return Err(Error::invalid(format!(
+                "action {} is reported twice",
+                r.action_id
+            )));
+        }
+        *slot = Some(r.clone());
+    }
+    let missing: Vec<String> = slots
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.is_none())
+        .map(|(i, _)| i.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::invalid(format!(
+            "every action needs a result; missing: {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(slots.into_iter().flatten().collect())
+}

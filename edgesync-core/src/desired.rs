@@ -1,0 +1,196 @@
+//! Desired state: what a node should run, computed (never stored) from the live deployments, the
+//! routes and the schema head. Pure functions over a [`Catalog`].
+
+use std::collections::{BTreeMap, HashMap};
+
+use sha2::{Digest, Sha256};
+
+use crate::model::{
+    Deployment, DeploymentId, FunctionId, FunctionVersion, InstallFunction, Node, NodeLifecycle,
+    Route, RouteEntry, VersionStatus,
+};
+
+/// Everything targeting depends on, as plain data.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    /// Live deployments per function, best first (priority, then newest, then id).
+    deployments: BTreeMap<FunctionId, Vec<Deployment>>,
+    /// The versions live deployments use, with their function's name.
+    versions: HashMap<(FunctionId, u32), (String, FunctionVersion)>,
+    /// Every route.
+    routes: Vec<Route>,
+    /// Highest migration version.
+    schema_head: u64,
+}
+
+impl Catalog {
+    /// Builds a catalog. `versions` must hold every version a live deployment names (with the
+    /// function's name); deployments whose version is missing or not ready target nothing.
+    pub fn new(
+        deployments: impl IntoIterator<Item = Deployment>,
+        versions: impl IntoIterator<Item = (String, FunctionVersion)>,
+        routes: Vec<Route>,
+        schema_head: u64,
+    ) -> Self {
+        let mut by_function: BTreeMap<FunctionId, Vec<Deployment>> = BTreeMap::new();
+        for d in deployments.into_iter().filter(Deployment::is_live) {
+            by_function.entry(d.function_id).or_default().push(d);
+        }
+        for list in by_function.values_mut() {
+            list.sort_by(|a, b| {
+                b.priority
+                    .cmp(&a.priority)
+                    .then(b.created_at.cmp(&a.created_at))
+                    .then(b.id.cmp(&a.id))
+            });
+        }
+        let mut routes = routes;
+        routes.sort_by_key(|r| r.id);
+        Self {
+            deployments: by_function,
+            versions: versions
+                .into_iter()
+                .map(|(name, v)| ((v.function_id, v.version), (name, v)))
+                .collect(),
+            routes,
+            schema_head,
+        }
+    }
+
+    /// The highest migration version.
+    pub fn schema_head(&self) -> u64 {
+        self.schema_head
+    }
+
+    /// Live deployments of a function, best first.
+    pub fn deployments_of(&self, function: FunctionId) -> &[Deployment] {
+        self.deployments.get(&function).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every live deployment.
+    pub fn live_deployments(&self) -> impl Iterator<Item = &Deployment> {
+        self.deployments.values().flatten()
+    }
+}
+
+/// What one node should run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeTarget {
+    /// Schema version the node's database should be at.
+    pub schema_version: u64,
+    /// Function → the install that should be in place.
+    pub functions: BTreeMap<FunctionId, InstallFunction>,
+    /// The routes of the functions the node runs, by route id.
+    pub routes: Vec<RouteEntry>,
+    /// Revision of `routes`.
+    pub routes_revision: String,
+    /// Changes exactly when anything above changes.
+    pub revision: String,
+}
+
+impl NodeTarget {
+    /// The deployment that won function `f` on this node, if any.
+    pub fn deployment_for(&self, f: FunctionId) -> Option<DeploymentId> {
+        self.functions.get(&f).map(|i| i.deployment_id)
+    }
+}
+
+/// Whether deployment `d` selects `node` (labels and POP).
+pub fn selects(d: &Deployment, node: &Node) -> bool {
+    d.pop.as_ref().is_none_or(|p| p == &node.pop) && d.selector.matches(&node.labels)
+}
+
+/// Computes a node's target. Among the live deployments of a function that select the node, the
+/// highest priority wins, then the newest. Decommissioned nodes run nothing.
+pub fn target_for(node: &Node, catalog: &Catalog) -> NodeTarget {
+    let mut functions = BTreeMap::new();
+    if node.lifecycle != NodeLifecycle::Decommissioned {
+        for (function_id, deployments) in &catalog.deployments {
+            let winner = deployments.iter().find(|d| selects(d, node));
+            let Some(d) = winner else { continue };
+            let Some((name, v)) = catalog.versions.get(&(*function_id, d.version)) else {
+                continue;
+            };
+            let (VersionStatus::Ready, Some(sha256), Some(size)) = (v.status, &v.sha256, v.size)
+            else {
+                continue;
+            };
+            functions.insert(
+                *function_id,
+                InstallFunction {
+                    function_id: *function_id,
+                    name: name.clone(),
+                    version: v.version,
+                    deployment_id: d.id,
+                    sha256: sha256.clone(),
+                    size,
+                    entrypoint: v.spec.entrypoint.clone(),
+                    memory_pages: v.spec.memory_pages,
+                    max_execution_ms: v.spec.max_execution_ms,
+                    max_concurrency: v.spec.max_concurrency,
+                },
+            );
+        }
+    }
+    let routes: Vec<RouteEntry> = catalog
+        .routes
+        .iter()
+        .filter_map(|r| {
+            functions.get(&r.function_id).map(|i| RouteEntry {
+                route_id: r.id,
+                host: r.host.clone(),
+                path: r.path.clone(),
+                methods: r.methods.clone(),
+                function_id: r.function_id,
+                version: i.version,
+            })
+        })
+        .collect();
+    let schema_version = if node.lifecycle == NodeLifecycle::Decommissioned {
+        0
+    } else {
+        catalog.schema_head
+    };
+    let routes_revision = routes_revision(&routes);
+    let revision = target_revision(schema_version, &functions, &routes_revision);
+    NodeTarget {
+        schema_version,
+        functions,
+        routes,
+        routes_revision,
+        revision,
+    }
+}
+
+/// The revision of a route table: a digest of its entries.
+pub fn routes_revision(routes: &[RouteEntry]) -> String {
+    let mut h = Sha256::new();
+    for r in routes {
+        h.update(r.route_id.as_uuid().as_bytes());
+        h.update(r.host.as_deref().unwrap_or("*").as_bytes());
+        h.update([0]);
+        h.update(r.path.as_bytes());
+        h.update([0]);
+        h.update(r.methods.join(",").as_bytes());
+        h.update([0]);
+        h.update(r.function_id.as_uuid().as_bytes());
+        h.update(r.version.to_be_bytes());
+    }
+    format!("r-{}", &hex::encode(h.finalize())[..16])
+}
+
+fn target_revision(
+    schema_version: u64,
+    functions: &BTreeMap<FunctionId, InstallFunction>,
+    routes_revision: &str,
+) -> String {
+    let mut h = Sha256::new();
+    h.update(schema_version.to_be_bytes());
+    for (f, i) in functions {
+        h.update(f.as_uuid().as_bytes());
+        h.update(i.version.to_be_bytes());
+        h.update(i.sha256.as_bytes());
+    }
+    h.update(routes_revision.as_bytes());
+    format!("t-{}", &hex::encode(h.finalize())[..16])
+}
