@@ -84,7 +84,8 @@ pub struct NodeTarget {
     pub routes: Vec<RouteEntry>,
     /// Revision of `routes`.
     pub routes_revision: String,
-    /// Changes exactly when anything above changes.
+    /// Changes exactly when what the node should run changes (schema, function versions and
+    /// binaries, routes) — not when another deployment of the same version takes over.
     pub revision: String,
 }
 
@@ -106,13 +107,20 @@ pub fn target_for(node: &Node, catalog: &Catalog) -> NodeTarget {
     let mut functions = BTreeMap::new();
     if node.lifecycle != NodeLifecycle::Decommissioned {
         for (function_id, deployments) in &catalog.deployments {
-            let winner = deployments.iter().find(|d| selects(d, node));
-            let Some(d) = winner else { continue };
-            let Some((name, v)) = catalog.versions.get(&(*function_id, d.version)) else {
-                continue;
-            };
-            let (VersionStatus::Ready, Some(sha256), Some(size)) = (v.status, &v.sha256, v.size)
-            else {
+            // The best selecting deployment whose version is deployable wins.
+            let winner = deployments
+                .iter()
+                .filter(|d| selects(d, node))
+                .find_map(|d| {
+                    let (name, v) = catalog.versions.get(&(*function_id, d.version))?;
+                    match (v.status, &v.sha256, v.size) {
+                        (VersionStatus::Ready, Some(sha256), Some(size)) => {
+                            Some((d, name, v, sha256, size))
+                        }
+                        _ => None,
+                    }
+                });
+            let Some((d, name, v, sha256, size)) = winner else {
                 continue;
             };
             functions.insert(

@@ -85,13 +85,21 @@ pub fn apply(
 ) -> ReportedState {
     let succeeded = |id: u32| results.iter().any(|r| r.action_id == id && r.succeeded);
     let mut next = current.clone();
+    // Migrations apply in order: the schema advances only through the ones that succeeded
+    // before the first failure.
+    let mut migrations_blocked = false;
     for pa in actions {
         if !succeeded(pa.id) {
+            if matches!(pa.action, Action::ApplyMigration { .. }) {
+                migrations_blocked = true;
+            }
             continue;
         }
         match &pa.action {
             Action::ApplyMigration { version, .. } => {
-                next.schema_version = next.schema_version.max(*version)
+                if !migrations_blocked {
+                    next.schema_version = next.schema_version.max(*version)
+                }
             }
             Action::InstallFunction(i) => {
                 next.functions.retain(|f| f.function_id != i.function_id);

@@ -710,3 +710,73 @@ async fn draining_nodes_receive_nothing_new() {
     node.sync_once(&es).await.unwrap();
     assert_eq!(node.runs().get(&f), Some(&v));
 }
+
+#[tokio::test]
+async fn polls_and_repeated_plans_do_not_touch_the_store() {
+    let counting = Arc::new(edgesync_core::testkit::counting::CountingStore::new(
+        Arc::new(MemoryStore::new()),
+    ));
+    let es = edgesync_on(counting.clone()).await;
+    let mut converged = SimNode::register(&es, "steady", "fra", labels(&[]))
+        .await
+        .unwrap();
+    let behind = SimNode::register(&es, "behind", "fra", labels(&[]))
+        .await
+        .unwrap();
+    let (f, v) = upload(&es, "hello", 1).await;
+    deploy(&es, f, v, "", 0).await;
+    converged.sync_once(&es).await.unwrap();
+    es.sync_plan(behind.id).await.unwrap();
+
+    let (reads, commits) = (counting.reads(), counting.commits());
+    for _ in 0..1000 {
+        // What `GET /sync` with a current `If-None-Match` does.
+        assert_eq!(
+            es.sync_revision(converged.id).unwrap(),
+            converged.applied_revision.clone().unwrap()
+        );
+        // A converged node asking anyway gets the empty plan from memory.
+        assert_eq!(
+            es.sync_plan(converged.id).await.unwrap().plan_id,
+            EMPTY_PLAN
+        );
+        // A node that is behind gets the same open plan again.
+        es.sync_plan(behind.id).await.unwrap();
+        es.heartbeat(converged.id, converged.state.clone()).unwrap();
+    }
+    assert_eq!(
+        (counting.reads(), counting.commits()),
+        (reads, commits),
+        "polls touched the store"
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_of_the_running_version_is_active_without_a_new_plan() {
+    let es = edgesync().await;
+    let mut node = SimNode::register(&es, "n", "fra", labels(&[("tier", "edge")]))
+        .await
+        .unwrap();
+    let (f, v) = upload(&es, "hello", 1).await;
+    let a = deploy(&es, f, v, "", 0).await;
+    node.sync_once(&es).await.unwrap();
+    let b = deploy(&es, f, v, "tier=edge", 5).await;
+    assert_eq!(
+        es.sync_plan(node.id).await.unwrap().plan_id,
+        EMPTY_PLAN,
+        "same version: nothing to do"
+    );
+    assert_eq!(
+        es.deployment(b).unwrap().nodes[0].state,
+        NodeDeploymentState::Active
+    );
+    assert_eq!(
+        es.deployment(b).unwrap().status,
+        DeploymentStatus::Completed
+    );
+    assert_eq!(
+        es.deployment(a).unwrap().nodes[0].state,
+        NodeDeploymentState::Removed,
+        "superseded"
+    );
+}

@@ -163,27 +163,34 @@ impl EdgeSync {
         } else {
             Vec::new()
         };
-        for (node_id, _) in &targeted {
-            let state = recorded.iter().find(|r| r.value.node_id == *node_id);
-            nodes.push(match state {
-                Some(r) => DeploymentNodeState {
-                    node_id: *node_id,
-                    node_name: name_of(*node_id),
-                    state: r.value.state,
-                    error: r.value.error.clone(),
-                    attempts: r.value.attempts,
-                    updated_at: Some(r.value.updated_at),
-                },
-                None => DeploymentNodeState {
-                    node_id: *node_id,
-                    node_name: name_of(*node_id),
-                    state: NodeDeploymentState::Pending,
-                    error: None,
-                    attempts: 0,
-                    updated_at: None,
-                },
+        for (node_id, version) in &targeted {
+            let record = recorded.iter().find(|r| r.value.node_id == *node_id);
+            // A node that runs the version is active, whichever deployment put it there.
+            let runs = self.inner.fleet.get(*node_id).is_some_and(|e| {
+                e.state
+                    .reported
+                    .functions
+                    .iter()
+                    .any(|f| f.function_id == deployment.function_id && f.version == *version)
+            });
+            let state = match record {
+                _ if runs => NodeDeploymentState::Active,
+                Some(r) if r.value.state != NodeDeploymentState::Removed => r.value.state,
+                _ => NodeDeploymentState::Pending,
+            };
+            nodes.push(DeploymentNodeState {
+                node_id: *node_id,
+                node_name: name_of(*node_id),
+                state,
+                error: record
+                    .and_then(|r| r.value.error.clone())
+                    .filter(|_| state == NodeDeploymentState::Failed),
+                attempts: record.map_or(0, |r| r.value.attempts),
+                updated_at: record.map(|r| r.value.updated_at),
             });
         }
+        // Nodes it no longer targets (stopped, superseded, out of the selector) are removed from
+        // it, whatever they last reported.
         for r in recorded {
             if targeted.iter().any(|(n, _)| *n == r.value.node_id) {
                 continue;
@@ -191,8 +198,8 @@ impl EdgeSync {
             nodes.push(DeploymentNodeState {
                 node_id: r.value.node_id,
                 node_name: name_of(r.value.node_id),
-                state: r.value.state,
-                error: r.value.error.clone(),
+                state: NodeDeploymentState::Removed,
+                error: None,
                 attempts: r.value.attempts,
                 updated_at: Some(r.value.updated_at),
             });

@@ -115,6 +115,17 @@ impl Fleet {
         true
     }
 
+    /// Records a state that was just written to the store (by an ack): not dirty afterwards,
+    /// unless a heartbeat changes it again.
+    pub(super) fn set_persisted(&self, id: NodeId, state: NodeState) {
+        let mut nodes = self.write();
+        if let Some(entry) = nodes.get_mut(&id) {
+            entry.state = state;
+            entry.change += 1;
+            entry.dirty = false;
+        }
+    }
+
     /// Re-derives every node's status at `now`; marks the changed ones for writing.
     pub(super) fn refresh_statuses(
         &self,

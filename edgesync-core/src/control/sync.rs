@@ -422,16 +422,15 @@ impl EdgeSync {
             .fleet
             .get(node_id)
             .ok_or_else(|| node_not_found(node_id))?;
-        let mut node_state = entry.state.clone();
-        node_state.reported = new_state.clone();
-        node_state.last_seen_at = Some(now);
-
         let deployment_writes =
             self.deployment_states_after(node_id, &record, &results, &new_state, now)?;
+        let mut node_state = entry.state.clone();
+        node_state.reported = new_state;
+        node_state.last_seen_at = Some(now);
         let mut writes = vec![
             Write::update(Record::SyncRecord(completed), stored.revision),
             Write::Put {
-                record: Record::NodeState(node_state),
+                record: Record::NodeState(node_state.clone()),
                 expect: Expect::Any,
             },
         ];
@@ -442,7 +441,7 @@ impl EdgeSync {
         self.inner.store.commit(&writes).await?;
 
         // Memory follows the store only after the commit succeeded.
-        self.inner.fleet.touch(node_id, now, Some(new_state));
+        self.inner.fleet.set_persisted(node_id, node_state);
         self.inner
             .node_deployments
             .put_all(deployment_writes.into_iter().map(|(value, rev)| Versioned {

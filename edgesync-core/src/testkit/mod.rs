@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod artifact_suite;
+pub mod counting;
 pub mod faulty;
 pub mod fixtures;
 pub mod mem_artifacts;
