@@ -91,6 +91,8 @@ error_codes! {
     EntrypointNotFunction => ("entrypoint_not_function", InvalidInput, false),
     /// The module's memory does not fit the declared `memory_pages`.
     MemoryLimitExceeded => ("memory_limit_exceeded", InvalidInput, false),
+    /// The function's limits exceed this server's quotas.
+    QuotaExceeded => ("quota_exceeded", InvalidInput, false),
     /// The upload exceeds the maximum module size.
     WasmTooLarge => ("wasm_too_large", PayloadTooLarge, false),
     /// The request body exceeds the maximum size.
@@ -135,12 +137,24 @@ error_codes! {
     SchemaVersionNotIncreasing => ("schema_version_not_increasing", Conflict, false),
     /// The function version has no validated binary yet.
     FunctionVersionNotReady => ("function_version_not_ready", Conflict, false),
+    /// The API key is revoked or expired; it cannot be changed.
+    ApiKeyInactive => ("api_key_inactive", Conflict, false),
+    /// A selected node cannot fit the deployment in its advertised memory budget.
+    AdmissionRejected => ("admission_rejected", Conflict, false),
     /// The node is decommissioned; it can no longer act.
     NodeDecommissioned => ("node_decommissioned", Conflict, false),
     /// No credentials were presented.
     MissingCredentials => ("missing_credentials", Unauthenticated, false),
     /// The credentials are unknown, malformed, expired or revoked.
     InvalidCredentials => ("invalid_credentials", Unauthenticated, false),
+    /// This API key must sign its requests (HMAC); a bearer secret is not accepted.
+    SignatureRequired => ("signature_required", Unauthenticated, false),
+    /// The request's HMAC signature is malformed or does not verify.
+    RequestSignatureInvalid => ("request_signature_invalid", Unauthenticated, false),
+    /// The signed request's timestamp is outside the accepted window; check the client's clock.
+    RequestExpired => ("request_expired", Unauthenticated, false),
+    /// This signed request (its nonce) was already seen.
+    ReplayedRequest => ("replayed_request", Unauthenticated, false),
     /// The credentials are valid but do not allow this operation.
     Forbidden => ("forbidden", PermissionDenied, false),
     /// The signed URL is malformed, tampered with or expired.

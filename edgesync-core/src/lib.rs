@@ -24,7 +24,7 @@ pub mod wasm;
 
 pub use artifacts::{ArtifactKey, ArtifactStore, ArtifactUpload, ByteStream};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use control::{Config, EdgeSync, EdgeSyncBuilder, Principal, RequiredAccess};
+pub use control::{Config, EdgeSync, EdgeSyncBuilder, Principal, Quotas, RequiredAccess};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use notify::{Notification, Notifier};
 pub use store::Store;

@@ -6,15 +6,23 @@
 //!
 //! Field names are the wire names. Timestamps are RFC 3339 strings.
 
+pub mod deployments;
 pub mod functions;
 pub mod health;
 pub mod nodes;
 pub mod problem;
+pub mod routes;
+pub mod schemas;
+pub mod sync;
 
+pub use deployments::*;
 pub use functions::*;
 pub use health::*;
 pub use nodes::*;
 pub use problem::*;
+pub use routes::*;
+pub use schemas::*;
+pub use sync::*;
 
 /// `BTreeMap<String, String>` of labels.
 pub type Labels = std::collections::BTreeMap<String, String>;

@@ -4,6 +4,8 @@
 
 pub mod api_keys;
 pub mod node_token;
+pub mod refresh_secrets;
+pub mod request_signing;
 pub mod secrets;
 pub mod url_signer;
 

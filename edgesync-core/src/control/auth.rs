@@ -1,14 +1,11 @@
 //! Who is calling: operators with API keys, nodes with their tokens.
 
-use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
-
 use super::EdgeSync;
 use crate::auth::api_keys::{GeneratedSecret, generate_api_key, looks_like_api_key};
-use crate::auth::secrets::{constant_time_eq, sha256_hex};
+use crate::auth::request_signing::{self, SignatureHeader};
 use crate::error::{Error, ErrorCode, Result};
-use crate::model::{ApiKey, ApiKeyId, Bootstrap, NodeId, NodeLifecycle, Scope, Setting, Timestamp};
-use crate::store::{Collection, Record, Store, StoreExt, Write};
+use crate::model::{ApiKey, ApiKeyId, Bootstrap, NodeId, NodeLifecycle, Scope, Setting};
+use crate::store::{Collection, Record, StoreExt, Write};
 
 /// An authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,55 +29,6 @@ pub enum RequiredAccess {
     Scope(Scope),
     /// The token of this very node.
     Node(NodeId),
-}
-
-/// Active API keys by the SHA-256 of their secret.
-#[derive(Debug, Default)]
-pub(super) struct KeyCache {
-    by_hash: RwLock<HashMap<String, ApiKey>>,
-    /// Keys used since the last flush, with when.
-    used: RwLock<HashMap<ApiKeyId, Timestamp>>,
-}
-
-impl KeyCache {
-    pub(super) async fn load(store: &dyn Store) -> Result<Self> {
-        let mut by_hash = HashMap::new();
-        for s in store.list_all(Collection::ApiKeys).await? {
-            if let Record::ApiKey(k) = s.record {
-                by_hash.insert(k.secret_sha256.clone(), k);
-            }
-        }
-        Ok(Self {
-            by_hash: RwLock::new(by_hash),
-            used: RwLock::default(),
-        })
-    }
-
-    pub(super) fn insert(&self, key: ApiKey) {
-        self.by_hash
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.secret_sha256.clone(), key);
-    }
-
-    fn find(&self, secret: &str) -> Option<ApiKey> {
-        let hash = sha256_hex(secret);
-        let keys = self.by_hash.read().unwrap_or_else(PoisonError::into_inner);
-        keys.get(&hash)
-            .filter(|k| constant_time_eq(k.secret_sha256.as_bytes(), hash.as_bytes()))
-            .cloned()
-    }
-
-    fn mark_used(&self, id: ApiKeyId, now: Timestamp) {
-        self.used
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, now);
-    }
-
-    pub(super) fn take_used(&self) -> HashMap<ApiKeyId, Timestamp> {
-        std::mem::take(&mut *self.used.write().unwrap_or_else(PoisonError::into_inner))
-    }
 }
 
 fn unauthenticated(why: &str) -> Error {
@@ -108,23 +56,22 @@ impl EdgeSync {
                         },
                     );
                 }
+                let now = self.now();
                 let key = self
                     .inner
                     .keys
-                    .find(credential)
-                    .ok_or_else(|| unauthenticated("the API key is unknown"))?;
-                let now = self.now();
-                if !key.is_active(now) {
-                    return Err(unauthenticated("the API key is expired or revoked"));
-                }
-                if !key.allows(scope) {
+                    .find_by_secret(credential, now)
+                    .ok_or_else(|| unauthenticated("the API key is unknown, expired or revoked"))?;
+                if key.require_signature || self.inner.config.require_signatures {
                     return Err(Error::new(
-                        ErrorCode::Forbidden,
-                        format!("this API key lacks the {:?} scope", scope.as_str()),
+                        ErrorCode::SignatureRequired,
+                        format!(
+                            "API key {} must sign its requests (EdgeSync-HMAC-SHA256)",
+                            key.id
+                        ),
                     ));
                 }
-                self.inner.keys.mark_used(key.id, now);
-                Ok(Principal::Operator { key_id: key.id })
+                self.authorize_key(key.id, scope)
             }
             RequiredAccess::Node(node_id) => {
                 if looks_like_api_key(credential) {
@@ -156,6 +103,70 @@ impl EdgeSync {
         }
     }
 
+    /// Checks that key `key_id` is active and grants `scope`; records its use.
+    pub fn authorize_key(&self, key_id: ApiKeyId, scope: Scope) -> Result<Principal> {
+        let now = self.now();
+        let key = self
+            .inner
+            .keys
+            .by_id(key_id)
+            .filter(|k| k.is_active(now))
+            .ok_or_else(|| unauthenticated("the API key is unknown, expired or revoked"))?;
+        if !key.allows(scope) {
+            return Err(Error::new(
+                ErrorCode::Forbidden,
+                format!("API key {key_id} lacks the {:?} scope", scope.as_str()),
+            ));
+        }
+        self.inner.keys.mark_used(key.id, now);
+        Ok(Principal::Operator { key_id: key.id })
+    }
+
+    /// Verifies an HMAC-signed request (signature, timestamp window, nonce) and returns the key
+    /// that signed it. `canonical` is [`request_signing::canonical_request`] of the request. The
+    /// caller still checks the scope with [`EdgeSync::authorize_key`] and that the body matches
+    /// the signed body hash.
+    pub fn verify_signed_request(
+        &self,
+        header: &SignatureHeader,
+        canonical: &str,
+    ) -> Result<ApiKeyId> {
+        let now = self.now();
+        request_signing::check_timestamp(header.timestamp, now)?;
+        let key = self
+            .inner
+            .keys
+            .by_id(header.key_id)
+            .filter(|k| k.is_active(now))
+            .ok_or_else(|| unauthenticated("the signing key is unknown, expired or revoked"))?;
+        let mut hashes = vec![key.secret_sha256.as_str()];
+        if key.previous_secret_valid(now)
+            && let Some(prev) = key.previous_secret_sha256.as_deref()
+        {
+            hashes.push(prev);
+        }
+        let verified = hashes.iter().any(|h| {
+            hex::decode(h).is_ok_and(|k| request_signing::verify(&k, canonical, &header.signature))
+        });
+        if !verified {
+            return Err(Error::new(
+                ErrorCode::RequestSignatureInvalid,
+                format!("the signature of key {} does not verify", key.id),
+            ));
+        }
+        if !self
+            .inner
+            .nonces
+            .check_and_insert(key.id, &header.nonce, now)
+        {
+            return Err(Error::new(
+                ErrorCode::ReplayedRequest,
+                format!("nonce already used by key {} within the window", key.id),
+            ));
+        }
+        Ok(key.id)
+    }
+
     /// On an empty store, creates the first admin key and returns its secret (shown once). Returns
     /// `None` when a key was bootstrapped before (by this or another replica).
     pub async fn bootstrap_admin_key(&self) -> Result<Option<GeneratedSecret>> {
@@ -175,6 +186,10 @@ impl EdgeSync {
             expires_at: None,
             revoked_at: None,
             last_used_at: None,
+            require_signature: false,
+            previous_secret_sha256: None,
+            previous_valid_until: None,
+            rotated_at: None,
         };
         let claim = Setting::Bootstrap(Bootstrap {
             admin_key_id: key.id,

@@ -9,7 +9,7 @@ use super::catalog::CatalogState;
 use super::node_deployments::NodeDeployments;
 use super::sync::OpenPlans;
 use super::targets::Targets;
-use super::{Config, EdgeSync, Inner, auth::KeyCache, fleet::Fleet};
+use super::{Config, EdgeSync, Inner, fleet::Fleet, key_cache::KeyCache};
 use crate::artifacts::ArtifactStore;
 use crate::auth::secrets::random_bytes;
 use crate::auth::{NodeTokenIssuer, UrlSigner};
@@ -93,6 +93,7 @@ impl EdgeSyncBuilder {
                 url_signer,
                 fleet,
                 keys,
+                nonces: Default::default(),
                 catalog,
                 targets: Targets::default(),
                 node_deployments,

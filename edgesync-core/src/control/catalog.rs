@@ -95,6 +95,23 @@ impl CatalogState {
         self.rebuild();
     }
 
+    /// The catalog as it would be with one more deployment (for admission checks).
+    pub(super) fn catalog_with(
+        &self,
+        d: Deployment,
+        version: (String, FunctionVersion),
+    ) -> Catalog {
+        let raw = self.raw.read().unwrap_or_else(PoisonError::into_inner);
+        let mut versions: Vec<(String, FunctionVersion)> = raw.versions.values().cloned().collect();
+        versions.push(version);
+        Catalog::new(
+            raw.deployments.values().cloned().chain(std::iter::once(d)),
+            versions,
+            raw.routes.values().cloned().collect(),
+            raw.migrations.keys().next_back().copied().unwrap_or(0),
+        )
+    }
+
     /// The current catalog.
     pub(super) fn catalog(&self) -> Arc<Catalog> {
         self.built

@@ -115,6 +115,7 @@ impl EdgeSync {
             created_at: now,
             updated_at: now,
         };
+        self.admit(&deployment, &function.name, &version)?;
         self.inner
             .store
             .commit(&[Write::create(Record::Deployment(deployment.clone()))])
@@ -129,6 +130,57 @@ impl EdgeSync {
             "deployment created"
         );
         self.deployment(deployment.id)
+    }
+
+    /// Admission: on every node the deployment would win, the functions' memory
+    /// (`memory_pages × 64 KiB × max_concurrency`, summed) must fit the node's advertised budget.
+    fn admit(&self, deployment: &Deployment, name: &str, version: &FunctionVersion) -> Result<()> {
+        let catalog = self
+            .inner
+            .catalog
+            .catalog_with(deployment.clone(), (name.to_owned(), version.clone()));
+        for entry in self.inner.fleet.snapshot() {
+            let node = &entry.node.value;
+            let Some(budget) = node.memory_budget_bytes else {
+                continue;
+            };
+            if !crate::desired::selects(deployment, node) {
+                continue;
+            }
+            let target = crate::desired::target_for(node, &catalog);
+            if target.deployment_for(deployment.function_id) != Some(deployment.id) {
+                continue;
+            }
+            let need = |i: &InstallFunction| {
+                u64::from(i.memory_pages) * 65_536 * u64::from(i.max_concurrency)
+            };
+            let total: u64 = target.functions.values().map(need).sum();
+            if total > budget {
+                let parts: Vec<String> = target
+                    .functions
+                    .values()
+                    .map(|i| {
+                        format!(
+                            "{}@{}: {} pages × 64 KiB × {} = {}",
+                            i.name,
+                            i.version,
+                            i.memory_pages,
+                            i.max_concurrency,
+                            need(i)
+                        )
+                    })
+                    .collect();
+                return Err(Error::new(
+                    ErrorCode::AdmissionRejected,
+                    format!(
+                        "node {} offers {budget} bytes to functions but would need {total} ({})",
+                        node.name,
+                        parts.join("; ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Every deployment, newest first.

@@ -41,6 +41,7 @@ impl EdgeSync {
         body: ByteStream,
     ) -> Result<(Function, FunctionVersion)> {
         spec.validate()?;
+        self.inner.config.quotas.check(&spec)?;
         let report = self.ingest(&spec, body).await?;
         let module = summarize(&report);
         let sha256 = report.sha256_hex();

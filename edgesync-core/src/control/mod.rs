@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+mod api_keys;
 mod auth;
 mod builder;
 mod catalog;
@@ -22,6 +23,7 @@ mod fleet;
 mod functions;
 mod history;
 mod ingest;
+mod key_cache;
 mod maintenance;
 mod node_deployments;
 mod nodes;
@@ -35,6 +37,7 @@ pub use maintenance::MaintenanceReport;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use api_keys::{MAX_ROTATION_GRACE, NewApiKey};
 pub use auth::{Principal, RequiredAccess};
 pub use builder::EdgeSyncBuilder;
 pub use deployments::{DeploymentDetail, DeploymentNodeState, MAX_PRIORITY, NewDeployment};
@@ -67,6 +70,69 @@ pub struct Config {
     /// How long an unreferenced artifact is kept before garbage collection deletes it (protects
     /// uploads that are about to reference it).
     pub artifact_gc_grace: Duration,
+    /// Every API key must sign its requests (HMAC), not only keys created with
+    /// `require_signature`.
+    pub require_signatures: bool,
+    /// bcrypt cost of node refresh secrets (4–31). The secrets are 256-bit random, so the cost
+    /// is not what protects them; it bounds how fast a stolen hash could be checked.
+    pub bcrypt_cost: u32,
+    /// Caps every function's declared limits must fit.
+    pub quotas: Quotas,
+}
+
+/// Server-wide caps on what a function may declare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quotas {
+    /// Largest `memory_pages` (64 KiB each).
+    pub max_memory_pages: u32,
+    /// Largest `max_execution_ms`.
+    pub max_execution_ms: u32,
+    /// Largest `max_concurrency`.
+    pub max_concurrency: u32,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            max_memory_pages: crate::model::function::MAX_MEMORY_PAGES,
+            max_execution_ms: crate::model::function::MAX_EXECUTION_MS,
+            max_concurrency: crate::model::function::MAX_CONCURRENCY,
+        }
+    }
+}
+
+impl Quotas {
+    /// Checks a function's declared limits against the caps.
+    pub fn check(&self, spec: &crate::model::FunctionSpec) -> crate::Result<()> {
+        let over = |what: &str, got: u32, cap: u32| {
+            crate::Error::new(
+                crate::ErrorCode::QuotaExceeded,
+                format!("{what} {got} exceeds this server's quota of {cap}"),
+            )
+        };
+        if spec.memory_pages > self.max_memory_pages {
+            return Err(over(
+                "memory_pages",
+                spec.memory_pages,
+                self.max_memory_pages,
+            ));
+        }
+        if spec.max_execution_ms > self.max_execution_ms {
+            return Err(over(
+                "max_execution_ms",
+                spec.max_execution_ms,
+                self.max_execution_ms,
+            ));
+        }
+        if spec.max_concurrency > self.max_concurrency {
+            return Err(over(
+                "max_concurrency",
+                spec.max_concurrency,
+                self.max_concurrency,
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Config {
@@ -78,6 +144,9 @@ impl Default for Config {
             max_module_bytes: 64 * 1024 * 1024,
             artifact_url_base: "http://127.0.0.1:8080/api/v1/artifacts".into(),
             artifact_gc_grace: Duration::from_secs(600),
+            require_signatures: false,
+            bcrypt_cost: crate::auth::refresh_secrets::BCRYPT_COST,
+            quotas: Quotas::default(),
         }
     }
 }
@@ -98,7 +167,8 @@ struct Inner {
     tokens: NodeTokenIssuer,
     url_signer: UrlSigner,
     fleet: fleet::Fleet,
-    keys: auth::KeyCache,
+    keys: key_cache::KeyCache,
+    nonces: crate::auth::request_signing::NonceCache,
     catalog: catalog::CatalogState,
     targets: targets::Targets,
     node_deployments: node_deployments::NodeDeployments,

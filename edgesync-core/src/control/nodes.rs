@@ -22,7 +22,7 @@ pub struct NodeView {
     pub revision: u64,
 }
 
-/// A registration's result: the node and its first token.
+/// A registration's result: the node, its first token and its refresh secret.
 #[derive(Clone)]
 pub struct RegisteredNode {
     /// The node.
@@ -31,6 +31,8 @@ pub struct RegisteredNode {
     pub token: String,
     /// When the token expires.
     pub token_expires_at: Timestamp,
+    /// Exchanged for fresh tokens when the current one expired (shown once).
+    pub refresh_token: String,
 }
 
 impl std::fmt::Debug for RegisteredNode {
@@ -76,6 +78,7 @@ impl EdgeSync {
     pub async fn register_node(&self, registration: NodeRegistration) -> Result<RegisteredNode> {
         registration.validate()?;
         let now = self.now();
+        let (refresh_token, refresh_hash) = self.new_refresh_secret().await?;
         let node = Node {
             id: NodeId::random(),
             name: registration.name,
@@ -87,6 +90,7 @@ impl EdgeSync {
             memory_budget_bytes: registration.memory_budget_bytes,
             lifecycle: NodeLifecycle::Active,
             credential_generation: 1,
+            refresh_secret_bcrypt: Some(refresh_hash),
             registered_at: now,
             updated_at: now,
         };
@@ -127,6 +131,7 @@ impl EdgeSync {
             node,
             token,
             token_expires_at,
+            refresh_token,
         })
     }
 
@@ -150,6 +155,92 @@ impl EdgeSync {
         self.inner
             .tokens
             .issue(node_id, entry.node.value.credential_generation, self.now())
+    }
+
+    async fn new_refresh_secret(&self) -> Result<(String, String)> {
+        let cost = self.inner.config.bcrypt_cost;
+        tokio::task::spawn_blocking(move || crate::auth::refresh_secrets::generate(cost))
+            .await
+            .map_err(|e| Error::internal("hashing task failed").with_source(e))?
+    }
+
+    /// Exchanges a node's refresh secret for a fresh token (for nodes whose token expired).
+    pub async fn refresh_node_token_with_secret(
+        &self,
+        node_id: NodeId,
+        secret: &str,
+    ) -> Result<(String, Timestamp)> {
+        let invalid = || {
+            Error::new(
+                ErrorCode::InvalidCredentials,
+                "the refresh token is unknown or revoked",
+            )
+        };
+        let entry = self.inner.fleet.get(node_id).ok_or_else(invalid)?;
+        let node = entry.node.value;
+        if node.lifecycle == NodeLifecycle::Decommissioned {
+            return Err(invalid());
+        }
+        let Some(hash) = node.refresh_secret_bcrypt.clone() else {
+            return Err(invalid());
+        };
+        let secret = secret.to_owned();
+        let ok = tokio::task::spawn_blocking(move || {
+            crate::auth::refresh_secrets::verify(&secret, &hash)
+        })
+        .await
+        .map_err(|e| Error::internal("hashing task failed").with_source(e))?;
+        if !ok {
+            return Err(invalid());
+        }
+        self.inner
+            .tokens
+            .issue(node_id, node.credential_generation, self.now())
+    }
+
+    /// Revokes every credential of a node (tokens and refresh secret) and issues a new refresh
+    /// secret for re-enrolling it. Returns the new refresh secret (shown once).
+    pub async fn reissue_node_credentials(&self, node_id: NodeId) -> Result<String> {
+        let (secret, hash) = self.new_refresh_secret().await?;
+        for _ in 0..5 {
+            let current = self
+                .inner
+                .store
+                .get_node(node_id)
+                .await?
+                .ok_or_else(|| node_not_found(node_id))?;
+            let mut node = current.value;
+            if node.lifecycle == NodeLifecycle::Decommissioned {
+                return Err(Error::new(
+                    ErrorCode::NodeDecommissioned,
+                    "a decommissioned node gets no credentials",
+                ));
+            }
+            node.credential_generation += 1;
+            node.refresh_secret_bcrypt = Some(hash.clone());
+            node.updated_at = self.now();
+            match self
+                .inner
+                .store
+                .commit(&[Write::update(Record::Node(node.clone()), current.revision)])
+                .await
+            {
+                Ok(_) => {
+                    self.inner.fleet.update_node(Versioned {
+                        revision: current.revision + 1,
+                        value: node,
+                    });
+                    tracing::info!(%node_id, "node credentials revoked and reissued");
+                    return Ok(secret);
+                }
+                Err(e) if e.code() == ErrorCode::RevisionConflict => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(
+            ErrorCode::RevisionConflict,
+            "the node kept changing; try again",
+        ))
     }
 
     /// Reads a node.

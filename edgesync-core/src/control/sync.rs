@@ -100,6 +100,9 @@ pub struct AckOutcome {
     pub status: SyncStatus,
     /// The node's target revision now.
     pub revision: String,
+    /// The revision the node reached: the plan's when every action succeeded, else `None`
+    /// (send this, not `revision`, as `If-None-Match`, so failed actions are planned again).
+    pub reached_revision: Option<String>,
     /// False when this ack repeated one already applied (nothing changed).
     pub applied: bool,
 }
@@ -169,6 +172,7 @@ impl EdgeSync {
         let current = entry.state.reported.clone();
         let actions = planner::plan(&current, &target, &self.inner.catalog.migrations());
         if actions.is_empty() {
+            self.abandon_open_plan(node_id).await;
             return Ok(ServedPlan {
                 plan_id: EMPTY_PLAN,
                 revision: target.revision.clone(),
@@ -296,6 +300,32 @@ impl EdgeSync {
         Ok(plan)
     }
 
+    /// A node that caught up without acknowledging its open plan (e.g. it reported the state in
+    /// a heartbeat) will never ack it: mark it superseded so history and stats do not count it as
+    /// pending forever. Best effort: a failure leaves it for the next empty poll.
+    async fn abandon_open_plan(&self, node_id: NodeId) {
+        let Some(open) = self.inner.open_plans.get(node_id) else {
+            return;
+        };
+        let record = self.pending_record(&open.plan, &open.base, SyncStatus::Superseded);
+        match self
+            .inner
+            .store
+            .commit(&[Write::update(
+                Record::SyncRecord(record),
+                open.record_revision,
+            )])
+            .await
+        {
+            Ok(_) => self.inner.open_plans.close(node_id, open.plan.plan_id),
+            // Acknowledged meanwhile: nothing to supersede.
+            Err(e) if e.code() == ErrorCode::RevisionConflict => {
+                self.inner.open_plans.close(node_id, open.plan.plan_id)
+            }
+            Err(e) => tracing::warn!(%node_id, error = %e, "could not supersede an abandoned plan"),
+        }
+    }
+
     fn pending_record(
         &self,
         plan: &SyncPlan,
@@ -350,10 +380,12 @@ impl EdgeSync {
                 return Err(Error::invalid("an empty plan has no actions to report"));
             }
             self.inner.fleet.touch(node_id, self.now(), ack.state);
+            let revision = self.sync_revision(node_id)?;
             return Ok(AckOutcome {
                 sync_id: SyncRecordId::from_uuid(*EMPTY_PLAN.as_uuid()),
                 status: SyncStatus::Succeeded,
-                revision: self.sync_revision(node_id)?,
+                reached_revision: Some(revision.clone()),
+                revision,
                 applied: false,
             });
         }
@@ -392,6 +424,8 @@ impl EdgeSync {
                     sync_id: record.id,
                     status: record.status,
                     revision: self.sync_revision(node_id)?,
+                    reached_revision: (record.status == SyncStatus::Succeeded)
+                        .then(|| record.revision.clone()),
                     applied: false,
                 })
             } else {
@@ -454,6 +488,7 @@ impl EdgeSync {
             sync_id: record.id,
             status,
             revision: self.sync_revision(node_id)?,
+            reached_revision: (status == SyncStatus::Succeeded).then(|| record.revision.clone()),
             applied: true,
         })
     }

@@ -23,6 +23,14 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Every scope.
+    pub const ALL: [Scope; 4] = [
+        Scope::Admin,
+        Scope::Deploy,
+        Scope::Read,
+        Scope::NodesRegister,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,6 +79,18 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
     /// Last successful use (kept with bounded lag, not written on every request).
     pub last_used_at: Option<Timestamp>,
+    /// Requests with this key must be HMAC-signed (the secret never travels).
+    #[serde(default)]
+    pub require_signature: bool,
+    /// The secret replaced by the last rotation, still accepted until `previous_valid_until`.
+    #[serde(default)]
+    pub previous_secret_sha256: Option<String>,
+    /// End of the rotation grace period.
+    #[serde(default)]
+    pub previous_valid_until: Option<Timestamp>,
+    /// When the secret was last rotated.
+    #[serde(default)]
+    pub rotated_at: Option<Timestamp>,
 }
 
 impl ApiKey {
@@ -82,5 +102,10 @@ impl ApiKey {
     /// Whether the key works at `now`.
     pub fn is_active(&self, now: Timestamp) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
+    }
+
+    /// Whether the previous secret (before the last rotation) still works at `now`.
+    pub fn previous_secret_valid(&self, now: Timestamp) -> bool {
+        self.previous_secret_sha256.is_some() && self.previous_valid_until.is_some_and(|t| now < t)
     }
 }

@@ -34,6 +34,9 @@ pub struct Node {
     pub lifecycle: NodeLifecycle,
     /// Incremented to revoke every credential issued before.
     pub credential_generation: u64,
+    /// bcrypt hash of the node's refresh secret (exchanged for fresh tokens).
+    #[serde(default)]
+    pub refresh_secret_bcrypt: Option<String>,
     /// When the node registered.
     pub registered_at: Timestamp,
     /// When the operator last changed it.

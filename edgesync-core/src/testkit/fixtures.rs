@@ -23,6 +23,9 @@ pub fn node(name: &str) -> Node {
         memory_budget_bytes: Some(1 << 30),
         lifecycle: NodeLifecycle::Active,
         credential_generation: 1,
+        refresh_secret_bcrypt: Some(
+            "$2b$04$abcdefghijklmnopqrstuu5Pz0XJ1v5Y2QYpXG3cK1h9s1QnVxW8W".into(),
+        ),
         registered_at: t(0),
         updated_at: t(0),
     }
@@ -187,6 +190,10 @@ pub fn one_of_each() -> Vec<Record> {
             expires_at: Some(t(1000)),
             revoked_at: None,
             last_used_at: None,
+            require_signature: true,
+            previous_secret_sha256: Some("01".repeat(32)),
+            previous_valid_until: Some(t(500)),
+            rotated_at: Some(t(400)),
         }),
         Record::Setting(Setting::ServerSecrets(ServerSecrets {
             jwt_key: "a2V5".into(),

@@ -1,7 +1,11 @@
 //! Conversions between the domain model and the wire types.
 
-use edgesync_core::control::{FunctionDetail, NodeView};
+use edgesync_core::control::{
+    Ack, AckOutcome, DeploymentDetail, FunctionDetail, NodeView, RouteSpec, ServedAction,
+    ServedPlan, SyncStats,
+};
 use edgesync_core::model as m;
+use edgesync_core::{Error, Result};
 use edgesync_wire as w;
 use uuid::Uuid;
 
@@ -173,4 +177,277 @@ pub(crate) fn spec_from_wire(meta: w::FunctionMetadata) -> m::FunctionSpec {
 
 pub(crate) fn uuid_of<T: Into<Uuid>>(id: T) -> Uuid {
     id.into()
+}
+
+pub(crate) fn migration(v: &m::SchemaMigration) -> w::MigrationInfo {
+    w::MigrationInfo {
+        version: v.version,
+        name: v.name.clone(),
+        up_sql: v.up_sql.clone(),
+        down_sql: v.down_sql.clone(),
+        checksum: v.checksum.clone(),
+        created_at: v.created_at.into(),
+    }
+}
+
+pub(crate) fn migration_from_wire(r: w::CreateMigrationRequest) -> m::NewSchemaMigration {
+    m::NewSchemaMigration {
+        version: r.version,
+        name: r.name,
+        up_sql: r.up_sql,
+        down_sql: r.down_sql,
+    }
+}
+
+pub(crate) fn route(r: &m::Route) -> w::RouteInfo {
+    w::RouteInfo {
+        id: *r.id.as_uuid(),
+        host: r.host.clone(),
+        path: r.path.clone(),
+        methods: r.methods.clone(),
+        function_id: *r.function_id.as_uuid(),
+        created_at: r.created_at.into(),
+        updated_at: r.updated_at.into(),
+    }
+}
+
+pub(crate) fn route_spec_from_wire(r: w::RouteRequest) -> RouteSpec {
+    RouteSpec {
+        host: r.host,
+        path: r.path,
+        methods: r.methods,
+        function_id: m::FunctionId::from_uuid(r.function_id),
+    }
+}
+
+fn deployment_status(s: m::DeploymentStatus) -> w::DeploymentStatus {
+    match s {
+        m::DeploymentStatus::InProgress => w::DeploymentStatus::InProgress,
+        m::DeploymentStatus::Completed => w::DeploymentStatus::Completed,
+        m::DeploymentStatus::Aborted => w::DeploymentStatus::Aborted,
+    }
+}
+
+fn node_deployment_state(s: m::NodeDeploymentState) -> w::NodeDeploymentState {
+    match s {
+        m::NodeDeploymentState::Pending => w::NodeDeploymentState::Pending,
+        m::NodeDeploymentState::Installing => w::NodeDeploymentState::Installing,
+        m::NodeDeploymentState::Active => w::NodeDeploymentState::Active,
+        m::NodeDeploymentState::Failed => w::NodeDeploymentState::Failed,
+        m::NodeDeploymentState::Removed => w::NodeDeploymentState::Removed,
+    }
+}
+
+/// The list view: the deployment with its counts, without the per-node list.
+pub(crate) fn deployment_summary(d: &DeploymentDetail) -> w::DeploymentSummary {
+    let count = |state| d.count(state) as u64;
+    let dep = &d.deployment;
+    w::DeploymentSummary {
+        id: *dep.id.as_uuid(),
+        name: dep.name.clone(),
+        function_id: *dep.function_id.as_uuid(),
+        version: dep.version,
+        selector: dep.selector.to_string(),
+        pop: dep.pop.clone(),
+        priority: dep.priority,
+        status: deployment_status(d.status),
+        status_reason: dep.status_reason.clone(),
+        created_at: dep.created_at.into(),
+        updated_at: dep.updated_at.into(),
+        counts: w::DeploymentCounts {
+            targeted: (d.nodes.len() - d.count(m::NodeDeploymentState::Removed)) as u64,
+            pending: count(m::NodeDeploymentState::Pending),
+            installing: count(m::NodeDeploymentState::Installing),
+            active: count(m::NodeDeploymentState::Active),
+            failed: count(m::NodeDeploymentState::Failed),
+            removed: count(m::NodeDeploymentState::Removed),
+        },
+    }
+}
+
+/// The detail view: the summary plus every node.
+pub(crate) fn deployment_info(d: &DeploymentDetail) -> w::DeploymentInfo {
+    w::DeploymentInfo {
+        deployment: deployment_summary(d),
+        nodes: d
+            .nodes
+            .iter()
+            .map(|n| w::DeploymentNode {
+                node_id: *n.node_id.as_uuid(),
+                node_name: n.node_name.clone(),
+                state: node_deployment_state(n.state),
+                error: n.error.clone(),
+                attempts: n.attempts,
+                updated_at: n.updated_at.map(Into::into),
+            })
+            .collect(),
+    }
+}
+
+fn route_entry(r: &m::RouteEntry) -> w::RouteEntry {
+    w::RouteEntry {
+        route_id: *r.route_id.as_uuid(),
+        host: r.host.clone(),
+        path: r.path.clone(),
+        methods: r.methods.clone(),
+        function_id: *r.function_id.as_uuid(),
+        version: r.version,
+    }
+}
+
+fn sync_action(served: &ServedAction) -> Result<w::SyncAction> {
+    let id = served.action.id;
+    Ok(match &served.action.action {
+        m::Action::ApplyMigration {
+            version,
+            name,
+            up_sql,
+            checksum,
+        } => w::SyncAction::ApplyMigration(w::ApplyMigrationAction {
+            id,
+            version: *version,
+            name: name.clone(),
+            up_sql: up_sql.clone(),
+            checksum: checksum.clone(),
+        }),
+        m::Action::InstallFunction(i) => {
+            let artifact_url = served.artifact_url.clone().ok_or_else(|| {
+                Error::internal(format!("install action {id} was served without a URL"))
+            })?;
+            w::SyncAction::InstallFunction(w::InstallFunctionAction {
+                id,
+                function_id: *i.function_id.as_uuid(),
+                name: i.name.clone(),
+                version: i.version,
+                deployment_id: *i.deployment_id.as_uuid(),
+                artifact_url,
+                sha256: i.sha256.clone(),
+                size: i.size,
+                entrypoint: i.entrypoint.clone(),
+                memory_pages: i.memory_pages,
+                max_execution_ms: i.max_execution_ms,
+                max_concurrency: i.max_concurrency,
+            })
+        }
+        m::Action::SetRoutes { revision, routes } => w::SyncAction::SetRoutes(w::SetRoutesAction {
+            id,
+            revision: revision.clone(),
+            routes: routes.iter().map(route_entry).collect(),
+        }),
+        m::Action::RemoveFunction { function_id } => {
+            w::SyncAction::RemoveFunction(w::RemoveFunctionAction {
+                id,
+                function_id: *function_id.as_uuid(),
+            })
+        }
+    })
+}
+
+pub(crate) fn sync_plan(p: &ServedPlan) -> Result<w::SyncPlan> {
+    Ok(w::SyncPlan {
+        plan_id: *p.plan_id.as_uuid(),
+        revision: p.revision.clone(),
+        actions: p.actions.iter().map(sync_action).collect::<Result<_>>()?,
+    })
+}
+
+pub(crate) fn ack_from_wire(r: w::SyncAckRequest) -> Ack {
+    Ack {
+        plan_id: m::PlanId::from_uuid(r.plan_id),
+        results: r
+            .results
+            .into_iter()
+            .map(|r| m::ActionResult {
+                action_id: r.action_id,
+                succeeded: r.status == w::ActionStatus::Succeeded,
+                error_code: r.error_code,
+                error: r.error,
+            })
+            .collect(),
+        state: r.state.map(reported_from_wire),
+    }
+}
+
+fn sync_status(s: m::SyncStatus) -> w::SyncStatus {
+    match s {
+        m::SyncStatus::Pending => w::SyncStatus::Pending,
+        m::SyncStatus::Succeeded => w::SyncStatus::Succeeded,
+        m::SyncStatus::Partial => w::SyncStatus::Partial,
+        m::SyncStatus::Failed => w::SyncStatus::Failed,
+        m::SyncStatus::Superseded => w::SyncStatus::Superseded,
+    }
+}
+
+pub(crate) fn ack_outcome(o: &AckOutcome) -> w::SyncAckResponse {
+    w::SyncAckResponse {
+        sync_id: *o.sync_id.as_uuid(),
+        status: sync_status(o.status),
+        revision: o.revision.clone(),
+        reached_revision: o.reached_revision.clone(),
+        applied: o.applied,
+    }
+}
+
+fn action_kind(a: &m::Action) -> w::ActionKind {
+    match a {
+        m::Action::ApplyMigration { .. } => w::ActionKind::ApplyMigration,
+        m::Action::InstallFunction(_) => w::ActionKind::InstallFunction,
+        m::Action::SetRoutes { .. } => w::ActionKind::SetRoutes,
+        m::Action::RemoveFunction { .. } => w::ActionKind::RemoveFunction,
+    }
+}
+
+pub(crate) fn sync_record(r: &m::SyncRecord) -> w::SyncRecordInfo {
+    w::SyncRecordInfo {
+        id: *r.id.as_uuid(),
+        plan_id: *r.plan_id.as_uuid(),
+        revision: r.revision.clone(),
+        status: sync_status(r.status),
+        planned_at: r.planned_at.into(),
+        acked_at: r.acked_at.map(Into::into),
+        duration_ms: r
+            .duration()
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        actions: r
+            .actions
+            .iter()
+            .map(|pa| {
+                let result = r.results.iter().find(|res| res.action_id == pa.id);
+                w::SyncRecordAction {
+                    id: pa.id,
+                    kind: action_kind(&pa.action),
+                    subject: pa.action.subject(),
+                    status: result.map(|res| {
+                        if res.succeeded {
+                            w::ActionStatus::Succeeded
+                        } else {
+                            w::ActionStatus::Failed
+                        }
+                    }),
+                    error: result.and_then(|res| res.error.clone()),
+                    error_code: result.and_then(|res| res.error_code.clone()),
+                }
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn sync_stats(s: &SyncStats) -> w::SyncStats {
+    w::SyncStats {
+        // The core always sets the window's start.
+        since: s.since.unwrap_or(m::Timestamp::UNIX_EPOCH).into(),
+        total: s.total,
+        succeeded: s.succeeded,
+        partial: s.partial,
+        failed: s.failed,
+        pending: s.pending,
+        success_rate: s.success_rate,
+        failures_by_code: s.failures_by_code.clone(),
+        duration_ms: w::DurationPercentiles {
+            p50: s.duration_ms.p50,
+            p90: s.duration_ms.p90,
+            p99: s.duration_ms.p99,
+            max: s.duration_ms.max,
+        },
+    }
 }

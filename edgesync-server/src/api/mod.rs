@@ -3,10 +3,14 @@
 pub mod artifacts;
 pub mod auth;
 mod convert;
+pub mod deployments;
 pub mod error;
 pub mod functions;
 pub mod health;
 pub mod nodes;
+pub mod routes;
+pub mod schemas;
+pub mod sync;
 pub mod upload;
 
 use edgesync_core::EdgeSync;
@@ -19,6 +23,14 @@ pub enum ApiTags {
     Nodes,
     /// WASM functions and their versions.
     Functions,
+    /// Function versions running on the nodes a label selector picks.
+    Deployments,
+    /// Host and path patterns mapped to functions.
+    Routes,
+    /// Schema migrations for the nodes' local databases.
+    Schemas,
+    /// The sync loop: plans, acknowledgements, history and statistics.
+    Sync,
     /// Binary downloads through signed URLs.
     Artifacts,
     /// Liveness and readiness.
@@ -29,6 +41,10 @@ pub enum ApiTags {
 pub type Apis = (
     nodes::NodesApi,
     functions::FunctionsApi,
+    deployments::DeploymentsApi,
+    routes::RoutesApi,
+    schemas::SchemasApi,
+    sync::SyncApi,
     artifacts::ArtifactsApi,
     health::HealthApi,
 );
@@ -41,6 +57,18 @@ pub fn service(edgesync: &EdgeSync) -> OpenApiService<Apis, ()> {
                 edgesync: edgesync.clone(),
             },
             functions::FunctionsApi {
+                edgesync: edgesync.clone(),
+            },
+            deployments::DeploymentsApi {
+                edgesync: edgesync.clone(),
+            },
+            routes::RoutesApi {
+                edgesync: edgesync.clone(),
+            },
+            schemas::SchemasApi {
+                edgesync: edgesync.clone(),
+            },
+            sync::SyncApi {
                 edgesync: edgesync.clone(),
             },
             artifacts::ArtifactsApi {

@@ -1,0 +1,104 @@
+//! `/api/v1/deployments`: run a function version on the nodes a label selector picks, and see
+//! where each node is with it.
+
+use edgesync_core::control::NewDeployment;
+use edgesync_core::model::{DeploymentId, FunctionId, Scope};
+use edgesync_core::selector::Selector;
+use edgesync_core::{EdgeSync, Error, ErrorCode};
+use edgesync_wire as w;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+use uuid::Uuid;
+
+use super::ApiTags;
+use super::auth::ApiKeyAuth;
+use super::convert;
+use super::error::ApiResult;
+
+/// Deployment endpoints.
+pub struct DeploymentsApi {
+    pub(crate) edgesync: EdgeSync,
+}
+
+/// `201 Created` with the new deployment.
+#[derive(ApiResponse)]
+pub enum DeploymentCreated {
+    /// Created; the selected nodes receive the function on their next sync.
+    #[oai(status = 201)]
+    Created(Json<w::DeploymentInfo>),
+}
+
+#[OpenApi(prefix_path = "/api/v1/deployments", tag = "ApiTags::Deployments")]
+impl DeploymentsApi {
+    /// Create a deployment
+    ///
+    /// Runs a ready function version on every node the label selector (Kubernetes syntax;
+    /// empty: every node) and the optional POP pick. Where live deployments of the same
+    /// function overlap on a node, the highest `priority` wins, then the newest. Needs `deploy`.
+    #[oai(path = "/", method = "post", operation_id = "create_deployment")]
+    async fn create(
+        &self,
+        auth: ApiKeyAuth,
+        body: Json<w::CreateDeploymentRequest>,
+    ) -> ApiResult<DeploymentCreated> {
+        auth.require(&self.edgesync, Scope::Deploy)?;
+        let r = body.0;
+        let selector = Selector::parse(&r.selector)
+            .map_err(|e| Error::new(ErrorCode::InvalidSelector, format!("selector: {e}")))?;
+        let detail = self
+            .edgesync
+            .create_deployment(NewDeployment {
+                name: r.name,
+                function_id: FunctionId::from_uuid(r.function_id),
+                version: r.version,
+                selector,
+                pop: r.pop,
+                priority: r.priority,
+            })
+            .await?;
+        Ok(DeploymentCreated::Created(Json(convert::deployment_info(
+            &detail,
+        ))))
+    }
+
+    /// List deployments
+    ///
+    /// Every deployment, newest first, with how many nodes are in each state.
+    #[oai(path = "/", method = "get", operation_id = "list_deployments")]
+    async fn list(&self, auth: ApiKeyAuth) -> ApiResult<Json<w::DeploymentList>> {
+        auth.require(&self.edgesync, Scope::Read)?;
+        Ok(Json(w::DeploymentList {
+            items: self
+                .edgesync
+                .deployments()
+                .iter()
+                .map(convert::deployment_summary)
+                .collect(),
+        }))
+    }
+
+    /// Get a deployment
+    ///
+    /// The deployment with every node it targets (and targeted before) and its state there.
+    #[oai(path = "/:id", method = "get", operation_id = "get_deployment")]
+    async fn get(&self, auth: ApiKeyAuth, id: Path<Uuid>) -> ApiResult<Json<w::DeploymentInfo>> {
+        auth.require(&self.edgesync, Scope::Read)?;
+        let detail = self.edgesync.deployment(DeploymentId::from_uuid(id.0))?;
+        Ok(Json(convert::deployment_info(&detail)))
+    }
+
+    /// Stop a deployment
+    ///
+    /// Aborts it: nodes drop the function unless another live deployment keeps it. Answers the
+    /// deployment, now `aborted`; stopping a stopped deployment changes nothing. Needs `deploy`.
+    #[oai(path = "/:id", method = "delete", operation_id = "delete_deployment")]
+    async fn delete(&self, auth: ApiKeyAuth, id: Path<Uuid>) -> ApiResult<Json<w::DeploymentInfo>> {
+        auth.require(&self.edgesync, Scope::Deploy)?;
+        let detail = self
+            .edgesync
+            .delete_deployment(DeploymentId::from_uuid(id.0))
+            .await?;
+        Ok(Json(convert::deployment_info(&detail)))
+    }
+}
