@@ -9,6 +9,7 @@ pub mod body_limit;
 pub mod config;
 pub mod jobs;
 pub mod request_id;
+pub mod signing;
 pub mod wiring;
 
 use edgesync_core::EdgeSync;
@@ -49,6 +50,10 @@ pub fn app(edgesync: &EdgeSync, limits: HttpLimits) -> impl Endpoint + 'static {
         .nest("/docs", docs)
         .at("/", make_sync(|_| Html(INDEX).into_response()))
         .nest("/", service)
+        .around({
+            let edgesync = edgesync.clone();
+            move |ep, req| signing::verify(ep, req, edgesync.clone())
+        })
         .around(move |ep, req| body_limit::limit(ep, req, limits.max_body_bytes))
         .around(request_id::middleware)
 }

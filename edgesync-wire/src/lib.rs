@@ -6,6 +6,7 @@
 //!
 //! Field names are the wire names. Timestamps are RFC 3339 strings.
 
+pub mod api_keys;
 pub mod deployments;
 pub mod functions;
 pub mod health;
@@ -15,6 +16,7 @@ pub mod routes;
 pub mod schemas;
 pub mod sync;
 
+pub use api_keys::*;
 pub use deployments::*;
 pub use functions::*;
 pub use health::*;

@@ -49,8 +49,29 @@ pub struct RegisterNodeResponse {
     /// When the token expires; refresh it before with `POST /api/v1/nodes/{id}/token`.
     #[serde(with = "time::serde::rfc3339")]
     pub token_expires_at: OffsetDateTime,
+    /// Exchanged for a new token (`POST /api/v1/nodes/{id}/token/refresh`) when the token has
+    /// expired. Shown once; keep it secret.
+    pub refresh_token: String,
     /// The registered node.
     pub node: NodeInfo,
+}
+
+/// `POST /api/v1/nodes/{id}/token/refresh`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "openapi", oai(deny_unknown_fields))]
+#[serde(deny_unknown_fields)]
+pub struct RefreshTokenRequest {
+    /// The node's refresh secret (`esr_…`).
+    pub refresh_token: String,
+}
+
+/// New credentials for a node (all earlier ones are revoked).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct NodeCredentials {
+    /// The new refresh secret (`esr_…`); exchange it for a token. Shown once.
+    pub refresh_token: String,
 }
 
 /// A fresh node token.

@@ -19,6 +19,15 @@ pub struct NodeAuth(pub Bearer);
 impl ApiKeyAuth {
     /// Checks the key grants `scope`.
     pub fn require(&self, edgesync: &EdgeSync, scope: Scope) -> edgesync_core::Result<Principal> {
+        if self.0.token == crate::signing::SIGNED_MARKER {
+            return match crate::signing::signed_key() {
+                Some(key) => edgesync.authorize_key(key, scope),
+                None => Err(edgesync_core::Error::new(
+                    edgesync_core::ErrorCode::InvalidCredentials,
+                    "the API key is malformed or unknown",
+                )),
+            };
+        }
         edgesync.authenticate(&self.0.token, RequiredAccess::Scope(scope))
     }
 }

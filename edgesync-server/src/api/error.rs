@@ -128,6 +128,9 @@ pub fn core_error_of_poem(err: &poem::Error) -> Error {
     if message.contains(crate::body_limit::TOO_LARGE) {
         return Error::new(ErrorCode::PayloadTooLarge, message);
     }
+    if message.contains(crate::signing::BODY_MISMATCH) {
+        return Error::new(ErrorCode::RequestSignatureInvalid, message);
+    }
     let code = match err.status() {
         StatusCode::UNAUTHORIZED => ErrorCode::MissingCredentials,
         StatusCode::FORBIDDEN => ErrorCode::Forbidden,

@@ -1,5 +1,6 @@
 //! The HTTP API: one poem-openapi struct per resource, combined into one service.
 
+pub mod api_keys;
 pub mod artifacts;
 pub mod auth;
 mod convert;
@@ -33,6 +34,8 @@ pub enum ApiTags {
     Sync,
     /// Binary downloads through signed URLs.
     Artifacts,
+    /// Operator API keys: scopes, rotation, revocation.
+    ApiKeys,
     /// Liveness and readiness.
     Health,
 }
@@ -45,6 +48,7 @@ pub type Apis = (
     routes::RoutesApi,
     schemas::SchemasApi,
     sync::SyncApi,
+    api_keys::ApiKeysApi,
     artifacts::ArtifactsApi,
     health::HealthApi,
 );
@@ -69,6 +73,9 @@ pub fn service(edgesync: &EdgeSync) -> OpenApiService<Apis, ()> {
                 edgesync: edgesync.clone(),
             },
             sync::SyncApi {
+                edgesync: edgesync.clone(),
+            },
+            api_keys::ApiKeysApi {
                 edgesync: edgesync.clone(),
             },
             artifacts::ArtifactsApi {

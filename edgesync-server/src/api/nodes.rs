@@ -59,6 +59,7 @@ impl NodesApi {
             node_id: *registered.node.id.as_uuid(),
             token: registered.token,
             token_expires_at: registered.token_expires_at.into(),
+            refresh_token: registered.refresh_token,
             node: convert::node_info(&view),
         })))
     }
@@ -106,6 +107,52 @@ impl NodesApi {
             token,
             expires_at: expires_at.into(),
         }))
+    }
+
+    /// Exchange a refresh secret for a token
+    ///
+    /// For a node whose token has expired: the refresh secret from registration (or from
+    /// `POST /api/v1/nodes/{id}/credentials`) is the credential; no `Authorization` header.
+    #[oai(
+        path = "/:id/token/refresh",
+        method = "post",
+        operation_id = "refresh_node_token_with_secret"
+    )]
+    async fn refresh_with_secret(
+        &self,
+        id: Path<Uuid>,
+        body: Json<w::RefreshTokenRequest>,
+    ) -> ApiResult<Json<w::NodeToken>> {
+        let (token, expires_at) = self
+            .edgesync
+            .refresh_node_token_with_secret(NodeId::from_uuid(id.0), &body.0.refresh_token)
+            .await?;
+        Ok(Json(w::NodeToken {
+            token,
+            expires_at: expires_at.into(),
+        }))
+    }
+
+    /// Revoke and reissue a node's credentials
+    ///
+    /// Every token and the refresh secret of the node stop working at once; the answer carries a
+    /// new refresh secret to re-enroll the node with. Needs `admin`.
+    #[oai(
+        path = "/:id/credentials",
+        method = "post",
+        operation_id = "reissue_node_credentials"
+    )]
+    async fn reissue(
+        &self,
+        auth: ApiKeyAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<w::NodeCredentials>> {
+        auth.require(&self.edgesync, Scope::Admin)?;
+        let refresh_token = self
+            .edgesync
+            .reissue_node_credentials(NodeId::from_uuid(id.0))
+            .await?;
+        Ok(Json(w::NodeCredentials { refresh_token }))
     }
 
     /// Get a node
