@@ -310,3 +310,21 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod catalogue_docs {
+    use super::ErrorCode;
+
+    #[test]
+    fn docs_api_md_lists_every_code() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api.md"))
+            .unwrap_or_default();
+        for code in ErrorCode::ALL {
+            assert!(
+                doc.contains(&format!("| `{}` |", code.as_str())),
+                "docs/api.md does not document {}",
+                code.as_str()
+            );
+        }
+    }
+}
