@@ -91,6 +91,8 @@ error_codes! {
     EntrypointNotFunction => ("entrypoint_not_function", InvalidInput, false),
     /// The module's memory does not fit the declared `memory_pages`.
     MemoryLimitExceeded => ("memory_limit_exceeded", InvalidInput, false),
+    /// The uploaded bytes do not hash to the SHA-256 the client declared (`X-Content-SHA256`).
+    Sha256Mismatch => ("sha256_mismatch", InvalidInput, false),
     /// The function's limits exceed this server's quotas.
     QuotaExceeded => ("quota_exceeded", InvalidInput, false),
     /// The upload exceeds the maximum module size.
@@ -113,6 +115,8 @@ error_codes! {
     DeploymentNotFound => ("deployment_not_found", NotFound, false),
     /// No route with this id.
     RouteNotFound => ("route_not_found", NotFound, false),
+    /// This node has no command with this id.
+    CommandNotFound => ("command_not_found", NotFound, false),
     /// This node has no plan with this id.
     PlanNotFound => ("plan_not_found", NotFound, false),
     /// The addressed resource does not exist.
@@ -137,10 +141,20 @@ error_codes! {
     SchemaVersionNotIncreasing => ("schema_version_not_increasing", Conflict, false),
     /// The function version has no validated binary yet.
     FunctionVersionNotReady => ("function_version_not_ready", Conflict, false),
+    /// The version is not waiting for its binary: it is ready, rejected, or its upload expired.
+    VersionNotPending => ("version_not_pending", Conflict, false),
+    /// The version breaks compatibility with the previous one; deploy it with `allow_breaking`.
+    BreakingVersion => ("breaking_version", Conflict, false),
+    /// Nothing to roll back: no live deployment runs the function, or no earlier ready version.
+    RollbackUnavailable => ("rollback_unavailable", Conflict, false),
     /// The API key is revoked or expired; it cannot be changed.
     ApiKeyInactive => ("api_key_inactive", Conflict, false),
     /// A selected node cannot fit the deployment in its advertised memory budget.
     AdmissionRejected => ("admission_rejected", Conflict, false),
+    /// The idempotency key was already used for a different command.
+    IdempotencyKeyReused => ("idempotency_key_reused", Conflict, false),
+    /// The command already finished; it cannot be canceled.
+    CommandFinished => ("command_finished", Conflict, false),
     /// The node is decommissioned; it can no longer act.
     NodeDecommissioned => ("node_decommissioned", Conflict, false),
     /// No credentials were presented.
@@ -292,7 +306,8 @@ mod tests {
             let s = code.as_str();
             assert!(seen.insert(s), "duplicate code {s}");
             assert!(
-                s.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
                 "{s} is not snake_case"
             );
             assert!(!code.description().is_empty(), "{s} has no description");

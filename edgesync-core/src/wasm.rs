@@ -21,6 +21,7 @@
 //! [`compare`] decides whether a new version of a function is compatible with
 //! the previous one.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use sha2::{Digest, Sha256};
@@ -656,9 +657,18 @@ fn compare_exports(
     breaking: &mut Vec<String>,
     info: &mut Vec<String>,
 ) {
+    // Indexed by name: modules can export hundreds of thousands of items, and a quadratic
+    // comparison would let one upload stall the server.
+    let before: HashMap<&str, &ExportInfo> = previous
+        .exports
+        .iter()
+        .map(|e| (e.name.as_str(), e))
+        .collect();
+    let after: HashMap<&str, &ExportInfo> =
+        next.exports.iter().map(|e| (e.name.as_str(), e)).collect();
     for old in previous.exports.iter().filter(|e| e.name != entrypoint) {
         let name = &old.name;
-        match next.export(name) {
+        match after.get(name.as_str()).copied() {
             None => breaking.push(format!("{} export `{name}` was removed", old.kind)),
             Some(new) if new.kind != old.kind => breaking.push(format!(
                 "export `{name}` changed from a {} to a {}",
@@ -673,7 +683,7 @@ fn compare_exports(
         }
     }
     for new in &next.exports {
-        if previous.export(&new.name).is_none() {
+        if !before.contains_key(new.name.as_str()) {
             info.push(format!("{} export `{}` was added", new.kind, new.name));
         }
     }
@@ -685,9 +695,13 @@ fn compare_imports(
     breaking: &mut Vec<String>,
     info: &mut Vec<String>,
 ) {
+    let key = |i: &ImportInfo| (i.module.clone(), i.name.clone());
+    let before: HashMap<(String, String), &ImportInfo> =
+        previous.imports.iter().map(|i| (key(i), i)).collect();
+    let after: HashSet<(String, String)> = next.imports.iter().map(key).collect();
     for new in &next.imports {
         let (module, name) = (&new.module, &new.name);
-        match previous.import(module, name) {
+        match before.get(&key(new)).copied() {
             None => breaking.push(format!(
                 "new host import `{module}.{name}` ({})",
                 describe_import(new)
@@ -703,7 +717,7 @@ fn compare_imports(
         }
     }
     for old in &previous.imports {
-        if next.import(&old.module, &old.name).is_none() {
+        if !after.contains(&key(old)) {
             info.push(format!(
                 "host import `{}.{}` is no longer needed",
                 old.module, old.name

@@ -65,6 +65,7 @@ async fn deploy(
         selector: Selector::parse(selector).unwrap(),
         pop: None,
         priority,
+        allow_breaking: false,
     })
     .await
     .unwrap()

@@ -1,6 +1,6 @@
 //! Caps JSON request bodies so one client cannot make the server buffer without bound. Uploads
-//! (`multipart/form-data`) are exempt here: their parts are limited while they stream (the module
-//! by the maximum module size, the metadata part by 64 KiB).
+//! (`multipart/form-data`, and raw module `PUT`s to signed upload URLs) are exempt here: they are
+//! limited while they stream (the module by the maximum module size, the metadata part by 64 KiB).
 
 use futures::StreamExt;
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
@@ -14,10 +14,7 @@ pub const TOO_LARGE: &str = "request bodies are limited to";
 
 /// Returns a middleware function limiting bodies to `max` bytes.
 pub async fn limit<E: Endpoint>(next: E, mut req: Request, max: usize) -> poem::Result<Response> {
-    let is_upload = req
-        .content_type()
-        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
-    if !is_upload {
+    if !crate::rate_limit::is_upload(&req) {
         let declared = req
             .headers()
             .get(poem::http::header::CONTENT_LENGTH)

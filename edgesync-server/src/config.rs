@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the OpenAPI document.
     Openapi,
 }
@@ -40,6 +40,18 @@ pub enum LogFormat {
     /// Human-readable.
     #[default]
     Pretty,
+}
+
+/// The oldest TLS protocol version the server accepts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum TlsMinVersion {
+    /// TLS 1.3 only (the default).
+    #[default]
+    #[value(name = "1.3")]
+    Tls13,
+    /// TLS 1.2 and 1.3, for agents that cannot speak 1.3.
+    #[value(name = "1.2")]
+    Tls12,
 }
 
 /// `edgesync serve`.
@@ -63,7 +75,7 @@ pub struct ServeArgs {
     pub artifacts: Option<String>,
 
     /// Base URL nodes and operators reach this server at (used in signed artifact URLs).
-    /// Default: `http://<listen>`.
+    /// Default: `http://<listen>`, or `https://<listen>` with TLS.
     #[arg(long, env = "EDGESYNC_PUBLIC_URL")]
     pub public_url: Option<String>,
 
@@ -79,6 +91,11 @@ pub struct ServeArgs {
     #[arg(long, env = "EDGESYNC_ARTIFACT_URL_TTL_S", default_value_t = 900)]
     pub artifact_url_ttl_s: u64,
 
+    /// Lifetime of signed upload URLs (two-step registration), in seconds; a version whose
+    /// binary has not arrived by then is rejected.
+    #[arg(long, env = "EDGESYNC_UPLOAD_URL_TTL_S", default_value_t = 900)]
+    pub upload_url_ttl_s: u64,
+
     /// Largest accepted WASM module, in bytes.
     #[arg(long, env = "EDGESYNC_MAX_MODULE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_module_bytes: u64,
@@ -86,6 +103,47 @@ pub struct ServeArgs {
     /// Largest accepted JSON request body, in bytes.
     #[arg(long, env = "EDGESYNC_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    /// PEM certificate chain to serve HTTPS with (needs `--tls-key`). Reloaded when the file
+    /// changes on disk.
+    #[arg(
+        long,
+        env = "EDGESYNC_TLS_CERT",
+        value_name = "PATH",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of `--tls-cert` (needs `--tls-cert`). Reloaded when the file changes.
+    #[arg(
+        long,
+        env = "EDGESYNC_TLS_KEY",
+        value_name = "PATH",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Oldest TLS version accepted: `1.3` (TLS 1.3 only) or `1.2` (for old agents).
+    #[arg(long, env = "EDGESYNC_TLS_MIN_VERSION", value_enum, default_value_t = TlsMinVersion::Tls13)]
+    pub tls_min_version: TlsMinVersion,
+
+    /// Requests per second each API key, node token or unauthenticated client address may
+    /// make on average; 0 disables rate limiting.
+    #[arg(long, env = "EDGESYNC_RATE_LIMIT_RPS", default_value_t = 100)]
+    pub rate_limit_rps: u32,
+
+    /// Requests a client may make at once before the rate applies; 0 means the rate itself.
+    #[arg(long, env = "EDGESYNC_RATE_LIMIT_BURST", default_value_t = 200)]
+    pub rate_limit_burst: u32,
+
+    /// Function uploads in progress at once; more are refused with 429. 0 means unbounded.
+    #[arg(long, env = "EDGESYNC_MAX_CONCURRENT_UPLOADS", default_value_t = 4)]
+    pub max_concurrent_uploads: usize,
+
+    /// Seconds a request may take before it is answered 503 (not applied to uploads and
+    /// long-poll sync requests); 0 disables.
+    #[arg(long, env = "EDGESYNC_REQUEST_TIMEOUT_S", default_value_t = 30)]
+    pub request_timeout_s: u64,
 
     /// Log format.
     #[arg(long, env = "EDGESYNC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
@@ -104,17 +162,58 @@ impl ServeArgs {
             offline_timeout_s: 30,
             node_token_ttl_s: 3600,
             artifact_url_ttl_s: 900,
+            upload_url_ttl_s: 900,
             max_module_bytes: 64 * 1024 * 1024,
             max_body_bytes: 1024 * 1024,
+            tls_cert: None,
+            tls_key: None,
+            tls_min_version: TlsMinVersion::Tls13,
+            rate_limit_rps: 100,
+            rate_limit_burst: 200,
+            max_concurrent_uploads: 4,
+            request_timeout_s: 30,
             log_format: LogFormat::Pretty,
         }
     }
 
-    /// The base URL clients reach this server at.
+    /// The TLS settings, if HTTPS is on. Fails when only one of certificate and key is set.
+    pub fn tls_settings(&self) -> edgesync_core::Result<Option<crate::tls::TlsSettings>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => Ok(Some(crate::tls::TlsSettings {
+                cert: cert.clone(),
+                key: key.clone(),
+                min_version: self.tls_min_version,
+                reload_interval: crate::tls::DEFAULT_RELOAD_INTERVAL,
+            })),
+            _ => Err(edgesync_core::Error::invalid(
+                "--tls-cert and --tls-key (EDGESYNC_TLS_CERT, EDGESYNC_TLS_KEY) go together: set both to serve HTTPS, or neither",
+            )),
+        }
+    }
+
+    /// The limits the HTTP layer enforces.
+    pub fn http_limits(&self) -> crate::HttpLimits {
+        crate::HttpLimits {
+            max_body_bytes: self.max_body_bytes,
+            rate_limit_rps: self.rate_limit_rps,
+            rate_limit_burst: self.rate_limit_burst,
+            max_concurrent_uploads: self.max_concurrent_uploads,
+            request_timeout: (self.request_timeout_s > 0)
+                .then(|| Duration::from_secs(self.request_timeout_s)),
+        }
+    }
+
+    /// The base URL clients reach this server at (`https://` by default when TLS is on).
     pub fn public_url(&self) -> String {
+        let scheme = if self.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         self.public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .unwrap_or_else(|| format!("{scheme}://{}", self.listen))
             .trim_end_matches('/')
             .to_owned()
     }
@@ -127,6 +226,8 @@ impl ServeArgs {
             artifact_url_ttl: Duration::from_secs(self.artifact_url_ttl_s.max(10)),
             max_module_bytes: self.max_module_bytes,
             artifact_url_base: format!("{}/api/v1/artifacts", self.public_url()),
+            upload_url_ttl: Duration::from_secs(self.upload_url_ttl_s.max(10)),
+            upload_url_base: format!("{}/api/v1/uploads", self.public_url()),
             ..edgesync_core::Config::default()
         }
     }

@@ -1,5 +1,6 @@
 //! Background work: maintenance every second (presence write-behind, offline detection, key
-//! usage) and artifact garbage collection every few minutes.
+//! usage, command deadlines) and, every few minutes, telemetry retention and artifact garbage
+//! collection.
 
 use std::time::Duration;
 
@@ -23,6 +24,11 @@ pub fn spawn(edgesync: EdgeSync, shutdown: CancellationToken) -> JoinHandle<()> 
                     }
                 }
                 _ = gc.tick() => {
+                    match edgesync.prune_telemetry().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(deleted = n, "telemetry past retention pruned"),
+                        Err(e) => tracing::warn!(error = %e, "telemetry pruning failed"),
+                    }
                     match edgesync.collect_garbage().await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(deleted = n, "artifact garbage collection"),

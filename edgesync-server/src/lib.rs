@@ -8,8 +8,11 @@ pub mod api;
 pub mod body_limit;
 pub mod config;
 pub mod jobs;
+pub mod metrics;
+pub mod rate_limit;
 pub mod request_id;
 pub mod signing;
+pub mod tls;
 pub mod wiring;
 
 use edgesync_core::EdgeSync;
@@ -22,22 +25,53 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Route};
 pub struct HttpLimits {
     /// Largest JSON request body.
     pub max_body_bytes: usize,
+    /// Average requests per second per API key, node token or unauthenticated client address;
+    /// 0 disables rate limiting.
+    pub rate_limit_rps: u32,
+    /// Requests a client may make at once before the rate applies; 0 means the rate itself.
+    pub rate_limit_burst: u32,
+    /// Uploads in progress at once; 0 means unbounded.
+    pub max_concurrent_uploads: usize,
+    /// How long a request may take (uploads and long polls excepted); `None`: no limit.
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
         Self {
             max_body_bytes: 1024 * 1024,
+            rate_limit_rps: 100,
+            rate_limit_burst: 200,
+            max_concurrent_uploads: 4,
+            request_timeout: Some(std::time::Duration::from_secs(30)),
         }
     }
 }
 
 /// The whole HTTP application over a control plane: the API, `/openapi.json`, Swagger UI at
-/// `/docs`, request ids, logging and problem bodies for every error.
+/// `/docs`, `/metrics`, request ids, logging, rate limits and a request deadline
+/// ([`rate_limit`]), and problem bodies for every error.
 pub fn app(edgesync: &EdgeSync, limits: HttpLimits) -> impl Endpoint + 'static {
+    app_with_metrics(
+        edgesync,
+        limits,
+        std::sync::Arc::new(metrics::Metrics::new()),
+    )
+}
+
+/// [`app`] recording into `metrics` (shared with the metered store and artifact store that
+/// [`wiring::build_instrumented`] wraps).
+pub fn app_with_metrics(
+    edgesync: &EdgeSync,
+    limits: HttpLimits,
+    metrics: std::sync::Arc<metrics::Metrics>,
+) -> impl Endpoint + 'static {
     let service = api::service(edgesync);
     let spec = service.spec();
     let docs = service.swagger_ui();
+    let rate = rate_limit::RateLimiter::new(limits.rate_limit_rps, limits.rate_limit_burst)
+        .map(std::sync::Arc::new);
+    let uploads = rate_limit::upload_slots(limits.max_concurrent_uploads);
     Route::new()
         .at(
             "/openapi.json",
@@ -48,14 +82,26 @@ pub fn app(edgesync: &EdgeSync, limits: HttpLimits) -> impl Endpoint + 'static {
             }),
         )
         .nest("/docs", docs)
+        .at("/metrics", {
+            let edgesync = edgesync.clone();
+            let metrics = metrics.clone();
+            make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("text/plain; version=0.0.4; charset=utf-8")
+                    .body(metrics.render(&edgesync))
+            })
+        })
         .at("/", make_sync(|_| Html(INDEX).into_response()))
-        .nest("/", service)
+        .nest("/", service.data(metrics.clone()))
         .around({
             let edgesync = edgesync.clone();
             move |ep, req| signing::verify(ep, req, edgesync.clone())
         })
         .around(move |ep, req| body_limit::limit(ep, req, limits.max_body_bytes))
-        .around(request_id::middleware)
+        .around(move |ep, req| rate_limit::timeout(ep, req, limits.request_timeout))
+        .around(move |ep, req| rate_limit::limit_uploads(ep, req, uploads.clone()))
+        .around(move |ep, req| rate_limit::limit_rate(ep, req, rate.clone()))
+        .around(move |ep, req| request_id::middleware(ep, req, metrics.clone()))
 }
 
 /// The OpenAPI document, as checked in under `openapi/openapi.json`. It does not depend on the

@@ -6,9 +6,9 @@ use std::path::Path;
 use anyhow::Context;
 use clap::Parser;
 use edgesync_server::config::{Cli, Command, LogFormat, ServeArgs};
-use edgesync_server::{HttpLimits, app, jobs, openapi_json, wiring};
+use edgesync_server::{app_with_metrics, jobs, openapi_json, tls, wiring};
 use poem::Server;
-use poem::listener::TcpListener;
+use poem::listener::{AcceptorExt, Listener, TcpListener};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -20,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", openapi_json().await?);
             Ok(())
         }
-        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Serve(args)) => serve(*args).await,
         None => serve(cli.serve).await,
     }
 }
@@ -41,9 +41,16 @@ fn init_logging(format: LogFormat) {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
-    let edgesync = wiring::build(&args)
-        .await
-        .context("could not start the control plane")?;
+    tls::install_crypto_provider();
+    let tls_settings = args.tls_settings().context("invalid TLS settings")?;
+    let metrics = std::sync::Arc::new(edgesync_server::metrics::Metrics::new());
+    let edgesync = wiring::build_instrumented(
+        &args,
+        std::sync::Arc::new(edgesync_core::SystemClock),
+        Some(metrics.clone()),
+    )
+    .await
+    .context("could not start the control plane")?;
     if let Some(key) = edgesync.bootstrap_admin_key().await? {
         let path = args.data_dir.join("admin.key");
         write_secret_file(&path, &key.secret)
@@ -55,18 +62,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
+    let acceptor = match &tls_settings {
+        Some(settings) => tls::bind(args.listen, settings)
+            .await
+            .with_context(|| format!("could not serve HTTPS on {}", args.listen))?
+            .boxed(),
+        None => TcpListener::bind(args.listen)
+            .into_acceptor()
+            .await
+            .with_context(|| format!("could not listen on {}", args.listen))?
+            .boxed(),
+    };
     let shutdown = CancellationToken::new();
     let jobs = jobs::spawn(edgesync.clone(), shutdown.clone());
-    tracing::info!(listen = %args.listen, public_url = %args.public_url(), nodes = edgesync.node_count(), "serving");
-    let server = Server::new(TcpListener::bind(args.listen));
+    tracing::info!(listen = %args.listen, public_url = %args.public_url(), https = tls_settings.is_some(), nodes = edgesync.node_count(), "serving");
+    let server = Server::new_with_acceptor(acceptor);
     let result = server
         .run_with_graceful_shutdown(
-            app(
-                &edgesync,
-                HttpLimits {
-                    max_body_bytes: args.max_body_bytes,
-                },
-            ),
+            app_with_metrics(&edgesync, args.http_limits(), metrics),
             async {
                 let _ = tokio::signal::ctrl_c().await;
                 tracing::info!("shutting down");

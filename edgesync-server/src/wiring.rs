@@ -47,6 +47,15 @@ pub async fn build(args: &ServeArgs) -> Result<EdgeSync> {
 
 /// [`build`] with an injected clock (tests drive time by hand).
 pub async fn build_with_clock(args: &ServeArgs, clock: Arc<dyn Clock>) -> Result<EdgeSync> {
+    build_instrumented(args, clock, None).await
+}
+
+/// [`build_with_clock`], with the store and the artifact store timed and counted into `metrics`.
+pub async fn build_instrumented(
+    args: &ServeArgs,
+    clock: Arc<dyn Clock>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+) -> Result<EdgeSync> {
     let uses_data_dir = args.store.is_none() || args.artifacts.is_none();
     if uses_data_dir {
         std::fs::create_dir_all(&args.data_dir).map_err(|e| {
@@ -69,9 +78,15 @@ pub async fn build_with_clock(args: &ServeArgs, clock: Arc<dyn Clock>) -> Result
         Some(url) => url.clone(),
         None => file_url(&args.data_dir.join("artifacts"))?,
     };
+    let mut store = open_store(&store_url)?;
+    let mut artifacts = open_artifacts(&artifacts_url)?;
+    if let Some(m) = metrics {
+        store = Arc::new(crate::metrics::MeteredStore::new(store, m.clone()));
+        artifacts = Arc::new(crate::metrics::MeteredArtifacts::new(artifacts, m));
+    }
     EdgeSync::builder()
-        .store(open_store(&store_url)?)
-        .artifacts(open_artifacts(&artifacts_url)?)
+        .store(store)
+        .artifacts(artifacts)
         .config(args.core_config())
         .clock(clock)
         .build()

@@ -46,6 +46,11 @@ fn table() -> BTreeMap<&'static str, Needs> {
         ("download_function", scope(Read)),
         ("delete_function", scope(Deploy)),
         ("delete_function_version", scope(Deploy)),
+        ("register_function", scope(Deploy)),
+        ("list_function_versions", scope(Read)),
+        ("get_function_version", scope(Read)),
+        ("rollback_function", scope(Deploy)),
+        ("upload_function_binary", Open),
         ("create_deployment", scope(Deploy)),
         ("list_deployments", scope(Read)),
         ("get_deployment", scope(Read)),
@@ -66,6 +71,14 @@ fn table() -> BTreeMap<&'static str, Needs> {
         ("get_api_key", scope(Admin)),
         ("revoke_api_key", scope(Admin)),
         ("rotate_api_key", scope(Admin)),
+        ("push_telemetry", OwnNode),
+        ("query_telemetry", scope(Read)),
+        ("queue_command", scope(Deploy)),
+        ("receive_commands", OwnNode),
+        ("report_command_result", OwnNode),
+        ("cancel_command", scope(Deploy)),
+        ("get_command", scope(Read)),
+        ("list_commands", scope(Read)),
         ("get_artifact", Open),
         ("health", Open),
         ("ready", Open),
@@ -122,12 +135,19 @@ fn body_for(op: &str) -> Option<Value> {
         "refresh_node_token_with_secret" => json!({"refresh_token": "esr_wrong"}),
         "update_node" => json!({"labels": {"x": "y"}}),
         "create_deployment" => json!({"function_id": uuid::Uuid::new_v4(), "version": 1}),
+        "register_function" => json!({"name": "matrix-registered"}),
+        "rollback_function" => json!({}),
         "create_route" | "update_route" => {
             json!({"path": "/m", "function_id": uuid::Uuid::new_v4()})
         }
         "create_migration" => json!({"version": 9, "name": "m", "up_sql": "SELECT 1"}),
         "ack_sync_plan" => json!({"plan_id": uuid::Uuid::new_v4(), "results": []}),
         "create_api_key" => json!({"name": "m", "scopes": ["read"]}),
+        "push_telemetry" => {
+            json!({"points": [{"metric": "m", "value": 1.0, "ts": "2026-11-30T00:00:00Z"}]})
+        }
+        "queue_command" => json!({"kind": "flush_cache"}),
+        "report_command_result" => json!({"status": "succeeded"}),
         "rotate_api_key" => json!({}),
         _ => return None,
     })
@@ -200,7 +220,8 @@ async fn every_operation_refuses_the_wrong_credentials_and_changes_nothing() {
             let url = path
                 .replace("{id}", subject)
                 .replace("{sha256}", &"0".repeat(64))
-                .replace("{version}", "1");
+                .replace("{version}", "1")
+                .replace("{cid}", &uuid::Uuid::new_v4().to_string());
             // Operations on other resources than nodes get a random id (404 after auth is fine).
             let url = if path.starts_with("/api/v1/nodes/") {
                 url

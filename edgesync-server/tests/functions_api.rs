@@ -357,7 +357,8 @@ async fn signed_urls_refuse_tampering_and_expiry() {
 
 #[tokio::test]
 async fn concurrent_uploads_of_one_name_get_distinct_versions() {
-    let h = Harness::new().await;
+    // Eight at once: above the default bound on uploads in progress (4).
+    let h = Harness::with(|a| a.max_concurrent_uploads = 8).await;
     let binaries: Vec<Vec<u8>> = (0..8u32).map(wasm_fixtures::numbered).collect();
     let uploads = binaries.iter().map(|b| h.upload(meta("racy"), b));
     let results = futures::future::join_all(uploads).await;

@@ -33,6 +33,11 @@ pub struct CreateDeploymentRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", oai(default))]
     pub priority: i32,
+    /// Deploy even a version whose compatibility check found breaking changes (otherwise 409
+    /// `breaking_version`, listing them).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub allow_breaking: bool,
 }
 
 /// Lifecycle of a deployment.

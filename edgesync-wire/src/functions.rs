@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// The `metadata` part of `POST /api/v1/functions` (JSON). It must come before the `wasm` part.
+/// The `metadata` part of `POST /api/v1/functions` (JSON; it must come before the `wasm` part),
+/// and the body of `POST /api/v1/functions/register`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 #[cfg_attr(feature = "openapi", oai(deny_unknown_fields))]
@@ -117,6 +118,18 @@ pub struct FunctionVersionInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
     pub rejection: Option<String>,
+    /// The compatibility check against the previous ready version (once the binary is in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub compatibility: Option<CompatibilityInfo>,
+    /// Until when the binary may be uploaded (`pending_upload` versions only).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub upload_expires_at: Option<OffsetDateTime>,
     /// What the module exports.
     pub exports: Vec<ModuleItem>,
     /// What the module imports.
@@ -144,6 +157,10 @@ pub struct FunctionInfo {
     pub updated_at: OffsetDateTime,
     /// Versions, oldest first.
     pub versions: Vec<FunctionVersionInfo>,
+    /// Rollbacks, oldest first (the most recent 100).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub rollbacks: Vec<RollbackEntry>,
 }
 
 /// A function in a listing.
@@ -188,4 +205,113 @@ pub struct DownloadInfo {
     pub size: u64,
     /// The version.
     pub version: u32,
+}
+
+/// Verdict of a version's compatibility check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
+#[cfg_attr(feature = "openapi", oai(rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum CompatibilityStatus {
+    /// Callers of the previous ready version keep working.
+    Compatible,
+    /// Something callers or hosts rely on changed; deploying needs `allow_breaking`.
+    Breaking,
+    /// The function's first ready version: nothing to compare with.
+    First,
+}
+
+/// How a version compares with the previous ready version of its function: the entrypoint
+/// (still exported, same signature), the other exports (none removed or changed), the imports
+/// (no new host requirement) and the memory (initial size within the previous maximum).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct CompatibilityInfo {
+    /// The verdict.
+    pub status: CompatibilityStatus,
+    /// The version it was compared with (absent for `first`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub against_version: Option<u32>,
+    /// The differences, breaking ones first, each prefixed `breaking: ` or `info: `.
+    pub reasons: Vec<String>,
+}
+
+/// A function's versions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct FunctionVersionList {
+    /// The versions, oldest first.
+    pub items: Vec<FunctionVersionInfo>,
+}
+
+/// Answer of `POST /api/v1/functions/register`: the version waits for its binary at
+/// `upload_url`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct RegisteredFunction {
+    /// The function's id (shared by all versions).
+    pub id: Uuid,
+    /// The function's name.
+    pub name: String,
+    /// The version number this registration took.
+    pub version: u32,
+    /// Always `pending_upload`.
+    pub status: VersionStatus,
+    /// `PUT` the raw module here (`Content-Type: application/wasm` or
+    /// `application/octet-stream`; optional `X-Content-SHA256`). The URL carries its own
+    /// credential: send no `Authorization` header.
+    pub upload_url: String,
+    /// When the upload URL stops working; a version still pending then is rejected.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Largest module the upload accepts, in bytes.
+    pub max_size_bytes: u64,
+}
+
+/// Body of `POST /api/v1/functions/{id}/rollback`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "openapi", oai(deny_unknown_fields))]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// The ready version to run (default: the highest ready version below the one live
+    /// deployments run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub to_version: Option<u32>,
+}
+
+/// One rollback in a function's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct RollbackEntry {
+    /// The versions the deployments ran before.
+    pub from_versions: Vec<u32>,
+    /// The version they run since.
+    pub to_version: u32,
+    /// The deployments retargeted.
+    pub deployments: Vec<Uuid>,
+    /// Who asked for it (e.g. `api key <id>`).
+    pub by: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// Answer of `POST /api/v1/functions/{id}/rollback`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct RollbackResponse {
+    /// The function.
+    pub function_id: Uuid,
+    /// The version every live deployment of the function runs now.
+    pub to_version: u32,
+    /// The history entry recorded; absent when every live deployment already ran
+    /// `to_version` (nothing changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub entry: Option<RollbackEntry>,
+    /// The function's live deployments, after the rollback; nodes converge on their next sync.
+    pub deployments: Vec<crate::deployments::DeploymentSummary>,
 }

@@ -7,6 +7,7 @@
 //! Field names are the wire names. Timestamps are RFC 3339 strings.
 
 pub mod api_keys;
+pub mod commands;
 pub mod deployments;
 pub mod functions;
 pub mod health;
@@ -15,8 +16,10 @@ pub mod problem;
 pub mod routes;
 pub mod schemas;
 pub mod sync;
+pub mod telemetry;
 
 pub use api_keys::*;
+pub use commands::*;
 pub use deployments::*;
 pub use functions::*;
 pub use health::*;
@@ -25,6 +28,7 @@ pub use problem::*;
 pub use routes::*;
 pub use schemas::*;
 pub use sync::*;
+pub use telemetry::*;
 
 /// `BTreeMap<String, String>` of labels.
 pub type Labels = std::collections::BTreeMap<String, String>;

@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::catalog::CatalogState;
+use super::commands::OpenCommands;
 use super::node_deployments::NodeDeployments;
 use super::sync::OpenPlans;
 use super::targets::Targets;
@@ -80,6 +81,7 @@ impl EdgeSyncBuilder {
         let keys = KeyCache::load(store.as_ref()).await?;
         let catalog = CatalogState::load(store.as_ref()).await?;
         let node_deployments = NodeDeployments::load(store.as_ref()).await?;
+        let commands = OpenCommands::load(store.as_ref()).await?;
         let edgesync = EdgeSync {
             inner: Arc::new(Inner {
                 store,
@@ -98,6 +100,7 @@ impl EdgeSyncBuilder {
                 targets: Targets::default(),
                 node_deployments,
                 open_plans: OpenPlans::default(),
+                commands,
             }),
         };
         edgesync.retarget(None);

@@ -24,6 +24,8 @@ pub struct NewDeployment {
     pub pop: Option<String>,
     /// Overlaps: the highest priority wins, then the newest.
     pub priority: i32,
+    /// Deploy even a version whose compatibility check found breaking changes.
+    pub allow_breaking: bool,
 }
 
 /// Largest |priority|.
@@ -97,6 +99,26 @@ impl EdgeSync {
                 format!(
                     "{}@{} has no validated binary yet",
                     function.name, new.version
+                ),
+            ));
+        }
+        if let Some(c) = &version.compatibility
+            && c.status == CompatibilityStatus::Breaking
+            && !new.allow_breaking
+        {
+            let breaking: Vec<&str> = c
+                .reasons
+                .iter()
+                .filter_map(|r| r.strip_prefix(crate::wasm::BREAKING_PREFIX))
+                .collect();
+            return Err(Error::new(
+                ErrorCode::BreakingVersion,
+                format!(
+                    "{}@{} breaks compatibility with v{}: {}; set allow_breaking to deploy it anyway",
+                    function.name,
+                    new.version,
+                    c.against_version.unwrap_or_default(),
+                    breaking.join("; ")
                 ),
             ));
         }

@@ -1,7 +1,7 @@
 //! Uploading, reading, downloading and deleting functions and their versions.
 
 use super::EdgeSync;
-use super::ingest::summarize;
+use super::ingest::{compatibility, summarize};
 use crate::artifacts::{ArtifactKey, ArtifactMeta, ByteStream};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::*;
@@ -34,7 +34,8 @@ pub struct ArtifactDownload {
 impl EdgeSync {
     /// Uploads a new version of the function named in `spec` (creating the function on its first
     /// upload). The binary is streamed, hashed and validated in one pass; versions are numbered
-    /// 1, 2, 3 … per function with no gaps, even under concurrent uploads.
+    /// 1, 2, 3 … per function with no gaps, even under concurrent uploads. The version is
+    /// compared with the previous ready one and the verdict stored with it.
     pub async fn upload_function(
         &self,
         spec: FunctionSpec,
@@ -42,9 +43,44 @@ impl EdgeSync {
     ) -> Result<(Function, FunctionVersion)> {
         spec.validate()?;
         self.inner.config.quotas.check(&spec)?;
-        let report = self.ingest(&spec, body).await?;
+        let report = self.ingest(&spec, body, None).await?;
         let module = summarize(&report);
         let sha256 = report.sha256_hex();
+        let (function, version) = self
+            .add_version(&spec, |function_id, number, now, previous| {
+                FunctionVersion {
+                    function_id,
+                    version: number,
+                    spec: spec.clone(),
+                    status: VersionStatus::Ready,
+                    rejection: None,
+                    sha256: Some(sha256.clone()),
+                    size: Some(report.size),
+                    module: Some(module.clone()),
+                    compatibility: Some(compatibility(previous, &module, &spec.entrypoint)),
+                    upload_expires_at: None,
+                    created_at: now,
+                }
+            })
+            .await?;
+        tracing::info!(
+            function_id = %function.id, name = %function.name,
+            version = version.version, sha256 = %sha256, size = report.size,
+            compatibility = version.compatibility.as_ref().map_or("", |c| c.status.as_str()),
+            "function version uploaded"
+        );
+        Ok((function, version))
+    }
+
+    /// Adds the next version of the function named in `spec` (creating the function when the
+    /// name is new) in one commit with the function's counter, numbering again when a
+    /// concurrent upload took the number. `build` makes the version from the function id, its
+    /// number, the time and the previous ready version (the highest-numbered one, if any).
+    pub(super) async fn add_version(
+        &self,
+        spec: &FunctionSpec,
+        build: impl Fn(FunctionId, u32, Timestamp, Option<&FunctionVersion>) -> FunctionVersion,
+    ) -> Result<(Function, FunctionVersion)> {
         for _ in 0..20 {
             let now = self.now();
             let existing = self
@@ -52,15 +88,16 @@ impl EdgeSync {
                 .store
                 .get_unique(UniqueIndex::FunctionName, &spec.name)
                 .await?;
-            let (function, function_write) = match existing {
+            let (function, function_write, previous) = match existing {
                 Some(stored) => {
                     let Record::Function(mut f) = stored.record else {
                         return Err(Error::internal("the function-name index points elsewhere"));
                     };
+                    let previous = self.previous_ready(f.id, f.latest_version + 1).await?;
                     f.latest_version += 1;
                     f.updated_at = now;
                     let w = Write::update(Record::Function(f.clone()), stored.revision);
-                    (f, w)
+                    (f, w, previous)
                 }
                 None => {
                     let f = Function {
@@ -69,21 +106,12 @@ impl EdgeSync {
                         latest_version: 1,
                         created_at: now,
                         updated_at: now,
+                        rollbacks: Vec::new(),
                     };
-                    (f.clone(), Write::create(Record::Function(f)))
+                    (f.clone(), Write::create(Record::Function(f)), None)
                 }
             };
-            let version = FunctionVersion {
-                function_id: function.id,
-                version: function.latest_version,
-                spec: spec.clone(),
-                status: VersionStatus::Ready,
-                rejection: None,
-                sha256: Some(sha256.clone()),
-                size: Some(report.size),
-                module: Some(module.clone()),
-                created_at: now,
-            };
+            let version = build(function.id, function.latest_version, now, previous.as_ref());
             match self
                 .inner
                 .store
@@ -93,14 +121,7 @@ impl EdgeSync {
                 ])
                 .await
             {
-                Ok(_) => {
-                    tracing::info!(
-                        function_id = %function.id, name = %function.name,
-                        version = version.version, sha256 = %sha256, size = report.size,
-                        "function version uploaded"
-                    );
-                    return Ok((function, version));
-                }
+                Ok(_) => return Ok((function, version)),
                 // Another upload of the same name won the race: number again.
                 Err(e)
                     if matches!(
@@ -121,6 +142,34 @@ impl EdgeSync {
         ))
     }
 
+    /// The highest-numbered ready version below `below`: point reads from the top (usually
+    /// one), rather than listing every version with its module summary; a listing only past a
+    /// long run of pending or rejected versions.
+    pub(super) async fn previous_ready(
+        &self,
+        id: FunctionId,
+        below: u32,
+    ) -> Result<Option<FunctionVersion>> {
+        const POINT_READS: u32 = 16;
+        let floor = below.saturating_sub(POINT_READS).max(1);
+        for number in (floor..below).rev() {
+            if let Some(v) = self.inner.store.get_function_version(id, number).await?
+                && v.value.status == VersionStatus::Ready
+            {
+                return Ok(Some(v.value));
+            }
+        }
+        if floor == 1 {
+            return Ok(None);
+        }
+        Ok(self
+            .function_versions(id)
+            .await?
+            .into_iter()
+            .filter(|v| v.status == VersionStatus::Ready && v.version < floor)
+            .max_by_key(|v| v.version))
+    }
+
     /// Reads a function with its versions.
     pub async fn get_function(&self, id: FunctionId) -> Result<FunctionDetail> {
         let function = self.function_record(id).await?.value;
@@ -128,7 +177,7 @@ impl EdgeSync {
         Ok(FunctionDetail { function, versions })
     }
 
-    async fn function_record(&self, id: FunctionId) -> Result<Versioned<Function>> {
+    pub(super) async fn function_record(&self, id: FunctionId) -> Result<Versioned<Function>> {
         self.inner
             .store
             .get_function(id)

@@ -23,6 +23,8 @@ pub struct MaintenanceReport {
     pub states_written: usize,
     /// API key last-use times written.
     pub key_usage_written: usize,
+    /// Commands that passed their deadline.
+    pub commands_timed_out: usize,
 }
 
 impl EdgeSync {
@@ -35,10 +37,12 @@ impl EdgeSync {
             .refresh_statuses(self.now(), self.inner.config.offline_timeout);
         let states_written = self.flush_node_states().await?;
         let key_usage_written = self.flush_key_usage().await?;
+        let commands_timed_out = self.expire_commands().await?;
         Ok(MaintenanceReport {
             status_changes,
             states_written,
             key_usage_written,
+            commands_timed_out,
         })
     }
 
@@ -62,9 +66,12 @@ impl EdgeSync {
         Ok(written)
     }
 
-    /// Deletes artifacts no version references (older than the grace period) and staged uploads
-    /// left by crashes. Returns how many artifacts were deleted.
+    /// Expires pending uploads ([`EdgeSync::expire_pending_uploads`]), deletes artifacts no
+    /// version references (older than the grace period) and staged uploads left by crashes.
+    /// Returns how many artifacts were deleted.
     pub async fn collect_garbage(&self) -> Result<usize> {
+        // Two-step registrations whose upload never came: rejected, so nothing waits forever.
+        self.expire_pending_uploads().await?;
         let referenced: HashSet<String> = self
             .inner
             .store

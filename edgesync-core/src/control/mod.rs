@@ -18,6 +18,7 @@ mod api_keys;
 mod auth;
 mod builder;
 mod catalog;
+mod commands;
 mod deployments;
 mod fleet;
 mod functions;
@@ -27,10 +28,13 @@ mod key_cache;
 mod maintenance;
 mod node_deployments;
 mod nodes;
+mod rollback;
 mod routes;
 mod schemas;
 mod sync;
 mod targets;
+mod telemetry;
+mod uploads;
 
 pub use maintenance::MaintenanceReport;
 
@@ -40,12 +44,19 @@ use std::time::Duration;
 pub use api_keys::{MAX_ROTATION_GRACE, NewApiKey};
 pub use auth::{Principal, RequiredAccess};
 pub use builder::EdgeSyncBuilder;
+pub use commands::{CommandResult, MAX_COMMAND_TIMEOUT, NewCommand};
 pub use deployments::{DeploymentDetail, DeploymentNodeState, MAX_PRIORITY, NewDeployment};
 pub use functions::{ArtifactDownload, FunctionDetail};
 pub use history::{MAX_STATS_WINDOW, Percentiles, SyncStats, SyncStatsQuery};
 pub use nodes::{NodeFilter, NodeView, RegisteredNode};
+pub use rollback::RollbackOutcome;
 pub use routes::RouteSpec;
 pub use sync::{Ack, AckOutcome, EMPTY_PLAN, MAX_WAIT, ServedAction, ServedPlan};
+pub use telemetry::{
+    Bucket, Event, MAX_BATCH, MAX_FUTURE_SKEW, MAX_METRIC_LEN, Sample, TelemetryQuery,
+    TelemetrySeries,
+};
+pub use uploads::{PendingUpload, UPLOAD_EXPIRY_GRACE, UploadTarget};
 
 use crate::artifacts::ArtifactStore;
 use crate::auth::{NodeTokenIssuer, UrlSigner};
@@ -67,6 +78,11 @@ pub struct Config {
     /// Base of server-signed artifact URLs, e.g. `http://127.0.0.1:8080/api/v1/artifacts`; the
     /// artifact's SHA-256 and the signature are appended.
     pub artifact_url_base: String,
+    /// Lifetime of signed upload URLs (two-step registration).
+    pub upload_url_ttl: Duration,
+    /// Base of signed upload URLs, e.g. `http://127.0.0.1:8080/api/v1/uploads`; the function id,
+    /// the version and the signature are appended.
+    pub upload_url_base: String,
     /// How long an unreferenced artifact is kept before garbage collection deletes it (protects
     /// uploads that are about to reference it).
     pub artifact_gc_grace: Duration,
@@ -78,6 +94,8 @@ pub struct Config {
     pub bcrypt_cost: u32,
     /// Caps every function's declared limits must fit.
     pub quotas: Quotas,
+    /// How long telemetry is kept.
+    pub telemetry_retention: Duration,
 }
 
 /// Server-wide caps on what a function may declare.
@@ -143,10 +161,13 @@ impl Default for Config {
             artifact_url_ttl: Duration::from_secs(900),
             max_module_bytes: 64 * 1024 * 1024,
             artifact_url_base: "http://127.0.0.1:8080/api/v1/artifacts".into(),
+            upload_url_ttl: Duration::from_secs(900),
+            upload_url_base: "http://127.0.0.1:8080/api/v1/uploads".into(),
             artifact_gc_grace: Duration::from_secs(600),
             require_signatures: false,
             bcrypt_cost: crate::auth::refresh_secrets::BCRYPT_COST,
             quotas: Quotas::default(),
+            telemetry_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -173,6 +194,7 @@ struct Inner {
     targets: targets::Targets,
     node_deployments: node_deployments::NodeDeployments,
     open_plans: sync::OpenPlans,
+    commands: commands::OpenCommands,
 }
 
 impl EdgeSync {
@@ -246,6 +268,11 @@ impl Readiness {
 }
 
 impl EdgeSync {
+    /// The notifier's health, without waiting on anything.
+    pub fn notifier_health(&self) -> crate::notify::NotifierHealth {
+        self.inner.notifier.health()
+    }
+
     /// Checks the dependencies.
     pub async fn readiness(&self) -> Readiness {
         let describe = |e: crate::Error| {

@@ -368,6 +368,18 @@ impl EdgeSync {
         ))
     }
 
+    /// How many nodes are in each status right now (statuses with none are left out).
+    pub fn node_counts_by_status(&self) -> Vec<(NodeStatus, u64)> {
+        let now = self.now();
+        let mut counts = std::collections::BTreeMap::new();
+        for e in self.inner.fleet.snapshot() {
+            *counts
+                .entry(derive_status(&e, now, self.inner.config.offline_timeout))
+                .or_insert(0u64) += 1;
+        }
+        counts.into_iter().collect()
+    }
+
     /// How many nodes are registered.
     pub fn node_count(&self) -> usize {
         self.inner.fleet.len()

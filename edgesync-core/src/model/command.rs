@@ -30,6 +30,38 @@ pub struct Command {
     pub finished_at: Option<Timestamp>,
     /// What the node reported.
     pub output: Option<serde_json::Value>,
+    /// How many times it was handed to the node (delivery is at least once).
+    #[serde(default)]
+    pub deliveries: u32,
+    /// A result that arrived after the command had expired or was canceled: recorded, but it
+    /// does not change the status.
+    #[serde(default)]
+    pub late_result: Option<serde_json::Value>,
+}
+
+impl CommandStatus {
+    /// Whether the command is finished (nothing will change its status any more).
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            CommandStatus::Succeeded
+                | CommandStatus::Failed
+                | CommandStatus::TimedOut
+                | CommandStatus::Canceled
+        )
+    }
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandStatus::Queued => "queued",
+            CommandStatus::Delivered => "delivered",
+            CommandStatus::Succeeded => "succeeded",
+            CommandStatus::Failed => "failed",
+            CommandStatus::TimedOut => "timed_out",
+            CommandStatus::Canceled => "canceled",
+        }
+    }
 }
 
 /// The lifecycle of a command.

@@ -20,6 +20,28 @@ pub struct Function {
     pub created_at: Timestamp,
     /// When the latest version was added.
     pub updated_at: Timestamp,
+    /// Rollbacks of this function's deployments, oldest first (at most
+    /// [`MAX_ROLLBACK_HISTORY`], older entries are dropped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollbacks: Vec<RollbackEntry>,
+}
+
+/// Most rollback entries kept per function.
+pub const MAX_ROLLBACK_HISTORY: usize = 100;
+
+/// One rollback: every live deployment of a function retargeted to an earlier version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackEntry {
+    /// The versions the deployments ran before (distinct, ascending).
+    pub from_versions: Vec<u32>,
+    /// The version they run now.
+    pub to_version: u32,
+    /// The deployments that were retargeted.
+    pub deployments: Vec<super::ids::DeploymentId>,
+    /// Who asked for it (e.g. `api key <id>`).
+    pub by: String,
+    /// When.
+    pub at: Timestamp,
 }
 
 /// The lifecycle of a version's binary.
@@ -53,8 +75,49 @@ pub struct FunctionVersion {
     pub size: Option<u64>,
     /// What the module exports, imports and how much memory it declares (once uploaded).
     pub module: Option<ModuleSummary>,
+    /// The compatibility check against the previous ready version, computed once when the
+    /// binary was accepted (`None` until then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compatibility: Option<Compatibility>,
+    /// Until when the binary may be uploaded (two-step registration, while `pending_upload`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_expires_at: Option<Timestamp>,
     /// When the version was created.
     pub created_at: Timestamp,
+}
+
+/// How a version compares with the previous ready version of its function.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compatibility {
+    /// The verdict.
+    pub status: CompatibilityStatus,
+    /// The version it was compared with (`None` for the first ready version).
+    pub against_version: Option<u32>,
+    /// Human-readable differences, breaking ones first (each prefixed `breaking: ` or `info: `).
+    pub reasons: Vec<String>,
+}
+
+/// The verdict of a compatibility check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompatibilityStatus {
+    /// Callers of the previous version keep working.
+    Compatible,
+    /// Something callers or hosts rely on changed; deploying needs `allow_breaking`.
+    Breaking,
+    /// The first ready version: nothing to compare with.
+    First,
+}
+
+impl CompatibilityStatus {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompatibilityStatus::Compatible => "compatible",
+            CompatibilityStatus::Breaking => "breaking",
+            CompatibilityStatus::First => "first",
+        }
+    }
 }
 
 impl FunctionVersion {

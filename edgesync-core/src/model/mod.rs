@@ -21,7 +21,8 @@ pub use deployment::{
     Deployment, DeploymentStatus, NodeDeployment, NodeDeploymentState, Strategy, StrategyKind,
 };
 pub use function::{
-    Function, FunctionSpec, FunctionVersion, ModuleItem, ModuleSummary, VersionStatus,
+    Compatibility, CompatibilityStatus, Function, FunctionSpec, FunctionVersion, ModuleItem,
+    ModuleSummary, RollbackEntry, VersionStatus,
 };
 pub use ids::*;
 pub use node::{

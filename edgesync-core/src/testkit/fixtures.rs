@@ -39,6 +39,7 @@ pub fn function(name: &str, latest_version: u32) -> Function {
         latest_version,
         created_at: t(1),
         updated_at: t(1),
+        rollbacks: Vec::new(),
     }
 }
 
@@ -70,6 +71,8 @@ pub fn function_version(function_id: FunctionId, version: u32) -> FunctionVersio
             memory_initial_pages: Some(1),
             memory_maximum_pages: None,
         }),
+        compatibility: None,
+        upload_expires_at: None,
         created_at: t(2),
     }
 }
@@ -179,6 +182,8 @@ pub fn one_of_each() -> Vec<Record> {
             delivered_at: None,
             finished_at: None,
             output: None,
+            deliveries: 0,
+            late_result: None,
         }),
         Record::ApiKey(ApiKey {
             id: ApiKeyId::random(),

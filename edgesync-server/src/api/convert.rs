@@ -1,8 +1,8 @@
 //! Conversions between the domain model and the wire types.
 
 use edgesync_core::control::{
-    Ack, AckOutcome, DeploymentDetail, FunctionDetail, NodeView, RouteSpec, ServedAction,
-    ServedPlan, SyncStats,
+    Ack, AckOutcome, DeploymentDetail, FunctionDetail, NodeView, PendingUpload, RollbackOutcome,
+    RouteSpec, ServedAction, ServedPlan, SyncStats,
 };
 use edgesync_core::model as m;
 use edgesync_core::{Error, Result};
@@ -134,6 +134,8 @@ pub(crate) fn version_info(f: &m::Function, v: &m::FunctionVersion) -> w::Functi
         max_concurrency: v.spec.max_concurrency,
         description: v.spec.description.clone(),
         rejection: v.rejection.clone(),
+        compatibility: v.compatibility.as_ref().map(compatibility),
+        upload_expires_at: v.upload_expires_at.map(Into::into),
         exports: module.exports.iter().map(item).collect(),
         imports: module.imports.iter().map(item).collect(),
         created_at: v.created_at.into(),
@@ -152,6 +154,50 @@ pub(crate) fn function_info(d: &FunctionDetail) -> w::FunctionInfo {
             .iter()
             .map(|v| version_info(&d.function, v))
             .collect(),
+        rollbacks: d.function.rollbacks.iter().map(rollback_entry).collect(),
+    }
+}
+
+fn compatibility(c: &m::Compatibility) -> w::CompatibilityInfo {
+    w::CompatibilityInfo {
+        status: match c.status {
+            m::CompatibilityStatus::Compatible => w::CompatibilityStatus::Compatible,
+            m::CompatibilityStatus::Breaking => w::CompatibilityStatus::Breaking,
+            m::CompatibilityStatus::First => w::CompatibilityStatus::First,
+        },
+        against_version: c.against_version,
+        reasons: c.reasons.clone(),
+    }
+}
+
+fn rollback_entry(e: &m::RollbackEntry) -> w::RollbackEntry {
+    w::RollbackEntry {
+        from_versions: e.from_versions.clone(),
+        to_version: e.to_version,
+        deployments: e.deployments.iter().map(|d| *d.as_uuid()).collect(),
+        by: e.by.clone(),
+        at: e.at.into(),
+    }
+}
+
+pub(crate) fn registered(p: &PendingUpload) -> w::RegisteredFunction {
+    w::RegisteredFunction {
+        id: *p.function.id.as_uuid(),
+        name: p.function.name.clone(),
+        version: p.version.version,
+        status: w::VersionStatus::PendingUpload,
+        upload_url: p.upload_url.clone(),
+        expires_at: p.expires_at.into(),
+        max_size_bytes: p.max_size_bytes,
+    }
+}
+
+pub(crate) fn rollback(o: &RollbackOutcome) -> w::RollbackResponse {
+    w::RollbackResponse {
+        function_id: *o.function_id.as_uuid(),
+        to_version: o.to_version,
+        entry: o.entry.as_ref().map(rollback_entry),
+        deployments: o.deployments.iter().map(deployment_summary).collect(),
     }
 }
 

@@ -55,6 +55,7 @@ impl DeploymentsApi {
                 selector,
                 pop: r.pop,
                 priority: r.priority,
+                allow_breaking: r.allow_breaking,
             })
             .await?;
         Ok(DeploymentCreated::Created(Json(convert::deployment_info(

@@ -109,6 +109,7 @@ impl From<Error> for ApiError {
 }
 
 fn log_error(err: &Error) {
+    crate::request_id::note_error(err.code().as_str());
     let source = std::error::Error::source(err).map(ToString::to_string);
     match err.kind() {
         ErrorKind::Internal | ErrorKind::Unavailable | ErrorKind::InsufficientStorage => {
@@ -159,6 +160,7 @@ pub fn from_poem_error(err: poem::Error) -> ApiError {
 
 /// A problem response outside poem-openapi (router 404/405, middleware).
 pub fn problem_response(err: &Error) -> poem::Response {
+    log_error(err);
     let problem = problem_of(err);
     let body = serde_json::to_vec(&problem).unwrap_or_default();
     poem::Response::builder()

@@ -1,7 +1,9 @@
-//! `/api/v1/functions`: upload, read, list, download and delete WASM functions.
+//! `/api/v1/functions`: upload (in one request, or registered first and uploaded through a
+//! signed URL), read, list, download, delete and roll back WASM functions and their versions.
 
 use edgesync_core::EdgeSync;
 use edgesync_core::model::{FunctionId, Scope};
+use edgesync_core::{Principal, control::RollbackOutcome};
 use edgesync_wire as w;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -25,6 +27,14 @@ pub enum Uploaded {
     /// Stored and validated.
     #[oai(status = 201)]
     Created(Json<w::FunctionVersionInfo>),
+}
+
+/// `201 Created` with the pending version and its upload URL.
+#[derive(ApiResponse)]
+pub enum Registered {
+    /// Registered; `PUT` the binary to `upload_url` before `expires_at`.
+    #[oai(status = 201)]
+    Created(Json<w::RegisteredFunction>),
 }
 
 /// `204 No Content`.
@@ -74,6 +84,31 @@ impl FunctionsApi {
         ))))
     }
 
+    /// Register a function version, binary to follow
+    ///
+    /// Validates the metadata (name, entrypoint, memory_pages, max_execution_ms,
+    /// max_concurrency; this server's quotas) and takes the next version number at once, in
+    /// state `pending_upload`. `PUT` the module to the returned `upload_url` (signed, expiring;
+    /// see `upload_function_binary`). A version whose upload never comes is rejected ("upload
+    /// expired") after the URL expires. Needs `deploy`.
+    #[oai(
+        path = "/register",
+        method = "post",
+        operation_id = "register_function"
+    )]
+    async fn register(
+        &self,
+        auth: ApiKeyAuth,
+        body: Json<w::FunctionMetadata>,
+    ) -> ApiResult<Registered> {
+        auth.require(&self.edgesync, Scope::Deploy)?;
+        let pending = self
+            .edgesync
+            .register_function(convert::spec_from_wire(body.0))
+            .await?;
+        Ok(Registered::Created(Json(convert::registered(&pending))))
+    }
+
     /// List functions
     #[oai(path = "/", method = "get", operation_id = "list_functions")]
     async fn list(
@@ -108,6 +143,88 @@ impl FunctionsApi {
             .get_function(FunctionId::from_uuid(id.0))
             .await?;
         Ok(Json(convert::function_info(&detail)))
+    }
+
+    /// List a function's versions
+    ///
+    /// Oldest first, each with its status, limits, digest, module summary and compatibility
+    /// with the previous ready version.
+    #[oai(
+        path = "/:id/versions",
+        method = "get",
+        operation_id = "list_function_versions"
+    )]
+    async fn versions(
+        &self,
+        auth: ApiKeyAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<w::FunctionVersionList>> {
+        auth.require(&self.edgesync, Scope::Read)?;
+        let detail = self
+            .edgesync
+            .get_function(FunctionId::from_uuid(id.0))
+            .await?;
+        Ok(Json(w::FunctionVersionList {
+            items: detail
+                .versions
+                .iter()
+                .map(|v| convert::version_info(&detail.function, v))
+                .collect(),
+        }))
+    }
+
+    /// Get one version of a function
+    #[oai(
+        path = "/:id/versions/:version",
+        method = "get",
+        operation_id = "get_function_version"
+    )]
+    async fn version(
+        &self,
+        auth: ApiKeyAuth,
+        id: Path<Uuid>,
+        version: Path<u32>,
+    ) -> ApiResult<Json<w::FunctionVersionInfo>> {
+        auth.require(&self.edgesync, Scope::Read)?;
+        let detail = self
+            .edgesync
+            .get_function(FunctionId::from_uuid(id.0))
+            .await?;
+        let v = self
+            .edgesync
+            .function_version(detail.function.id, Some(version.0))
+            .await?;
+        Ok(Json(convert::version_info(&detail.function, &v)))
+    }
+
+    /// Roll a function back
+    ///
+    /// Retargets every live deployment of the function to `to_version` (default: the highest
+    /// ready version below the one live deployments run), in one change recorded in the
+    /// function's `rollbacks` history and in each deployment's `status_reason`. Nodes converge
+    /// on their next sync. 409 `rollback_unavailable` when no live deployment runs the function
+    /// or there is no earlier ready version. Needs `deploy`.
+    #[oai(
+        path = "/:id/rollback",
+        method = "post",
+        operation_id = "rollback_function"
+    )]
+    async fn rollback(
+        &self,
+        auth: ApiKeyAuth,
+        id: Path<Uuid>,
+        body: Json<w::RollbackRequest>,
+    ) -> ApiResult<Json<w::RollbackResponse>> {
+        let principal = auth.require(&self.edgesync, Scope::Deploy)?;
+        let by = match principal {
+            Principal::Operator { key_id } => format!("api key {key_id}"),
+            Principal::Node { node_id } => format!("node {node_id}"),
+        };
+        let outcome: RollbackOutcome = self
+            .edgesync
+            .rollback_function(FunctionId::from_uuid(id.0), body.0.to_version, &by)
+            .await?;
+        Ok(Json(convert::rollback(&outcome)))
     }
 
     /// Download a function's binary

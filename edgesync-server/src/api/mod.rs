@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod artifacts;
 pub mod auth;
+pub mod commands;
 mod convert;
 pub mod deployments;
 pub mod error;
@@ -12,7 +13,9 @@ pub mod nodes;
 pub mod routes;
 pub mod schemas;
 pub mod sync;
+pub mod telemetry;
 pub mod upload;
+pub mod uploads;
 
 use edgesync_core::EdgeSync;
 use poem_openapi::{OpenApiService, Tags};
@@ -36,6 +39,10 @@ pub enum ApiTags {
     Artifacts,
     /// Operator API keys: scopes, rotation, revocation.
     ApiKeys,
+    /// Metrics and events nodes push.
+    Telemetry,
+    /// Commands queued for nodes.
+    Commands,
     /// Liveness and readiness.
     Health,
 }
@@ -49,7 +56,10 @@ pub type Apis = (
     schemas::SchemasApi,
     sync::SyncApi,
     api_keys::ApiKeysApi,
+    telemetry::TelemetryApi,
+    commands::CommandsApi,
     artifacts::ArtifactsApi,
+    uploads::UploadsApi,
     health::HealthApi,
 );
 
@@ -78,7 +88,16 @@ pub fn service(edgesync: &EdgeSync) -> OpenApiService<Apis, ()> {
             api_keys::ApiKeysApi {
                 edgesync: edgesync.clone(),
             },
+            telemetry::TelemetryApi {
+                edgesync: edgesync.clone(),
+            },
+            commands::CommandsApi {
+                edgesync: edgesync.clone(),
+            },
             artifacts::ArtifactsApi {
+                edgesync: edgesync.clone(),
+            },
+            uploads::UploadsApi {
                 edgesync: edgesync.clone(),
             },
             health::HealthApi {

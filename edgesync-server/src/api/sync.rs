@@ -1,6 +1,11 @@
 //! The sync loop: nodes poll `/api/v1/nodes/{id}/sync` for the plan that takes them to their
 //! target and acknowledge it; operators read the history and statistics.
 
+use std::sync::Arc;
+
+use poem::web::Data;
+
+use crate::metrics::Metrics;
 use std::time::Duration;
 
 use edgesync_core::control::{MAX_WAIT, SyncStatsQuery};
@@ -79,6 +84,7 @@ impl SyncApi {
         /// The revision the node has (the `ETag` of its last plan), quoted or bare.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,
+        metrics: Data<&Arc<Metrics>>,
     ) -> ApiResult<PlanResponse> {
         let node = NodeId::from_uuid(id.0);
         auth.require(&self.edgesync, node)?;
@@ -99,10 +105,16 @@ impl SyncApi {
                     .await?;
             }
             if names_revision(&known, &current) {
+                metrics.sync_plan("not_modified");
                 return Ok(PlanResponse::NotModified(etag(&current)));
             }
         }
         let plan = self.edgesync.sync_plan(node).await?;
+        metrics.sync_plan(if plan.actions.is_empty() {
+            "empty"
+        } else {
+            "plan"
+        });
         Ok(PlanResponse::Plan(
             Json(convert::sync_plan(&plan)?),
             etag(&plan.revision),
@@ -125,6 +137,7 @@ impl SyncApi {
         auth: NodeAuth,
         id: Path<Uuid>,
         body: Json<w::SyncAckRequest>,
+        metrics: Data<&Arc<Metrics>>,
     ) -> ApiResult<Json<w::SyncAckResponse>> {
         let node = NodeId::from_uuid(id.0);
         auth.require(&self.edgesync, node)?;
@@ -132,6 +145,9 @@ impl SyncApi {
             .edgesync
             .ack_plan(node, convert::ack_from_wire(body.0))
             .await?;
+        if outcome.applied {
+            metrics.sync_ack(outcome.status.as_str());
+        }
         Ok(Json(convert::ack_outcome(&outcome)))
     }
 

@@ -1,15 +1,16 @@
-//! The streaming `multipart/form-data` body of `POST /api/v1/functions`: a `metadata` part (JSON)
-//! followed by a `wasm` part whose bytes flow straight into ingest, never buffered whole.
+//! Streaming upload bodies, never buffered whole: the `multipart/form-data` body of
+//! `POST /api/v1/functions` (a `metadata` part, JSON, followed by a `wasm` part whose bytes flow
+//! straight into ingest), and the raw module `PUT` to a signed upload URL.
 
 use edgesync_core::{ByteStream, Error, ErrorCode};
 use edgesync_wire::FunctionMetadata;
 use futures::{StreamExt, TryStreamExt};
 use poem::web::Multipart;
-use poem::{FromRequest, Request, RequestBody};
-use poem_openapi::impl_apirequest_for_payload;
-use poem_openapi::payload::{ParsePayload, Payload};
+use poem::{Body, FromRequest, Request, RequestBody};
+use poem_openapi::payload::{Binary, ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
+use poem_openapi::{ApiRequest, impl_apirequest_for_payload};
 use tokio_util::io::ReaderStream;
 
 /// Largest accepted `metadata` part.
@@ -107,5 +108,26 @@ impl WasmUpload {
             .map_err(|e| bad(format!("the upload was interrupted: {e}")))
             .boxed();
         Ok((metadata, stream))
+    }
+}
+
+/// The raw module `PUT` to a signed upload URL.
+#[derive(ApiRequest)]
+pub enum RawWasm {
+    /// The module's bytes.
+    #[oai(content_type = "application/wasm")]
+    Wasm(Binary<Body>),
+    /// The module's bytes.
+    #[oai(content_type = "application/octet-stream")]
+    OctetStream(Binary<Body>),
+}
+
+impl RawWasm {
+    /// The body as a stream of chunks.
+    pub fn into_stream(self) -> ByteStream {
+        let (Self::Wasm(Binary(body)) | Self::OctetStream(Binary(body))) = self;
+        body.into_bytes_stream()
+            .map_err(|e| bad(format!("the upload was interrupted: {e}")))
+            .boxed()
     }
 }

@@ -41,10 +41,7 @@ impl Harness {
             .unwrap()
             .unwrap()
             .secret;
-        let limits = edgesync_server::HttpLimits {
-            max_body_bytes: args.max_body_bytes,
-        };
-        let ep = app(&edgesync, limits).map_to_response().boxed();
+        let ep = app(&edgesync, args.http_limits()).map_to_response().boxed();
         Self {
             dir,
             edgesync,
