@@ -30,6 +30,17 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Print the OpenAPI document.
     Openapi,
+    /// Apply the SQL store's schema migrations (`EDGESYNC_STORE=postgresql://…`) and exit.
+    Migrate(MigrateArgs),
+}
+
+/// `edgesync migrate`.
+#[derive(Clone, Debug, Args)]
+pub struct MigrateArgs {
+    /// Record store URL (`postgresql://`, `postgres://`, `cockroachdb://`; sled needs no
+    /// migration).
+    #[arg(long, env = "EDGESYNC_STORE")]
+    pub store: String,
 }
 
 /// Log line format.
@@ -65,9 +76,19 @@ pub struct ServeArgs {
     #[arg(long, env = "EDGESYNC_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Record store URL: `sled:///path` (default: `<data-dir>/store`).
+    /// Record store URL: `sled:///path` (default: `<data-dir>/store`), or
+    /// `postgresql://…` / `cockroachdb://…` for CockroachDB (several replicas may share it).
     #[arg(long, env = "EDGESYNC_STORE")]
     pub store: Option<String>,
+
+    /// Largest number of database connections (SQL store).
+    #[arg(long, env = "EDGESYNC_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// MQTT broker for node notifications (`mqtt://host:1883`, `mqtts://host:8883`); off when
+    /// unset: nodes converge by polling.
+    #[arg(long, env = "EDGESYNC_MQTT")]
+    pub mqtt: Option<String>,
 
     /// Artifact store URL: `file:///path`, `memory://` or `s3://bucket?endpoint=…`
     /// (default: `<data-dir>/artifacts`).
@@ -145,6 +166,35 @@ pub struct ServeArgs {
     #[arg(long, env = "EDGESYNC_REQUEST_TIMEOUT_S", default_value_t = 30)]
     pub request_timeout_s: u64,
 
+    /// Every API key must HMAC-sign its requests (see docs/api.md), not only keys created with
+    /// `require_signature`.
+    #[arg(long, env = "EDGESYNC_REQUIRE_SIGNATURES")]
+    pub require_signatures: bool,
+
+    /// Largest `memory_pages` a function may declare (64 KiB each).
+    #[arg(
+        long,
+        env = "EDGESYNC_QUOTA_MAX_MEMORY_PAGES",
+        default_value_t = 65_536
+    )]
+    pub quota_max_memory_pages: u32,
+
+    /// Largest `max_execution_ms` a function may declare.
+    #[arg(
+        long,
+        env = "EDGESYNC_QUOTA_MAX_EXECUTION_MS",
+        default_value_t = 300_000
+    )]
+    pub quota_max_execution_ms: u32,
+
+    /// Largest `max_concurrency` a function may declare.
+    #[arg(long, env = "EDGESYNC_QUOTA_MAX_CONCURRENCY", default_value_t = 10_000)]
+    pub quota_max_concurrency: u32,
+
+    /// How long telemetry is kept, in seconds.
+    #[arg(long, env = "EDGESYNC_TELEMETRY_RETENTION_S", default_value_t = 7 * 86_400)]
+    pub telemetry_retention_s: u64,
+
     /// Log format.
     #[arg(long, env = "EDGESYNC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -172,6 +222,13 @@ impl ServeArgs {
             rate_limit_burst: 200,
             max_concurrent_uploads: 4,
             request_timeout_s: 30,
+            db_max_connections: 16,
+            mqtt: None,
+            require_signatures: false,
+            quota_max_memory_pages: 65_536,
+            quota_max_execution_ms: 300_000,
+            quota_max_concurrency: 10_000,
+            telemetry_retention_s: 7 * 86_400,
             log_format: LogFormat::Pretty,
         }
     }
@@ -228,6 +285,13 @@ impl ServeArgs {
             artifact_url_base: format!("{}/api/v1/artifacts", self.public_url()),
             upload_url_ttl: Duration::from_secs(self.upload_url_ttl_s.max(10)),
             upload_url_base: format!("{}/api/v1/uploads", self.public_url()),
+            require_signatures: self.require_signatures,
+            quotas: edgesync_core::Quotas {
+                max_memory_pages: self.quota_max_memory_pages,
+                max_execution_ms: self.quota_max_execution_ms,
+                max_concurrency: self.quota_max_concurrency,
+            },
+            telemetry_retention: Duration::from_secs(self.telemetry_retention_s.max(60)),
             ..edgesync_core::Config::default()
         }
     }

@@ -23,7 +23,7 @@ pub fn spawn(edgesync: EdgeSync, shutdown: CancellationToken) -> JoinHandle<()> 
                         tracing::warn!(error = %e, retryable = e.retryable(), "maintenance pass failed; retrying next tick");
                     }
                 }
-                _ = gc.tick() => {
+                _ = gc.tick(), if edgesync.is_job_leader() => {
                     match edgesync.prune_telemetry().await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(deleted = n, "telemetry past retention pruned"),

@@ -21,6 +21,14 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Serve(args)) => serve(*args).await,
+        Some(Command::Migrate(args)) => {
+            init_logging(LogFormat::Pretty);
+            let state = wiring::migrate(&args.store)
+                .await
+                .context("could not migrate the store")?;
+            println!("{state}");
+            Ok(())
+        }
         None => serve(cli.serve).await,
     }
 }
@@ -52,6 +60,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await
     .context("could not start the control plane")?;
     if let Some(key) = edgesync.bootstrap_admin_key().await? {
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("could not create {}", args.data_dir.display()))?;
         let path = args.data_dir.join("admin.key");
         write_secret_file(&path, &key.secret)
             .with_context(|| format!("could not write {}", path.display()))?;

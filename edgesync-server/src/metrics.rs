@@ -33,7 +33,12 @@ pub struct Metrics {
     sync_plans: Family<Labels, Counter>,
     sync_acks: Family<Labels, Counter>,
     rate_limited: Counter,
+    /// Reads (connections open, idle) of the SQL store's pool, when there is one.
+    pool_probe: std::sync::OnceLock<PoolProbe>,
 }
+
+/// Reads a connection pool's size and idle connections.
+pub type PoolProbe = Box<dyn Fn() -> (u32, usize) + Send + Sync>;
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -114,7 +119,13 @@ impl Metrics {
             sync_plans,
             sync_acks,
             rate_limited,
+            pool_probe: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Reports the SQL pool's use on every scrape (set once, by the wiring).
+    pub fn set_pool_probe(&self, probe: PoolProbe) {
+        let _ = self.pool_probe.set(probe);
     }
 
     /// Records a finished HTTP request.
@@ -263,6 +274,15 @@ impl Metrics {
             "# HELP edgesync_notifier_up Whether notifications are being delivered.\n# TYPE edgesync_notifier_up gauge\nedgesync_notifier_up {}",
             u8::from(up)
         );
+        if let Some(probe) = self.pool_probe.get() {
+            let (size, idle) = probe();
+            let _ = writeln!(
+                out,
+                "# HELP edgesync_db_pool_connections Database connections by state.\n# TYPE edgesync_db_pool_connections gauge"
+            );
+            let _ = writeln!(out, "edgesync_db_pool_connections{{state=\"open\"}} {size}");
+            let _ = writeln!(out, "edgesync_db_pool_connections{{state=\"idle\"}} {idle}");
+        }
         out.push_str("# EOF\n");
         out
     }

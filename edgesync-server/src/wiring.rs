@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use edgesync_cockroach::{CockroachConfig, CockroachStore};
 use edgesync_core::store::memory::MemoryStore;
 use edgesync_core::{ArtifactStore, Clock, EdgeSync, Error, Result, Store, SystemClock};
 use edgesync_object_store::ObjectArtifactStore;
@@ -10,22 +11,71 @@ use edgesync_sled::SledStore;
 
 use crate::config::ServeArgs;
 
-/// Opens the record store named by `url` (`sled:///path` or `memory://`).
-pub fn open_store(url: &str) -> Result<Arc<dyn Store>> {
+/// A record store opened from a URL.
+pub struct OpenedStore {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The SQL store behind it, when it is one (migrations, pool statistics).
+    pub sql: Option<CockroachStore>,
+}
+
+/// Whether `url` names a SQL (CockroachDB / PostgreSQL) store.
+pub fn is_sql_url(url: &str) -> bool {
+    ["postgresql://", "postgres://", "cockroachdb://"]
+        .iter()
+        .any(|p| url.starts_with(p))
+}
+
+/// Opens the record store named by `url`: `sled:///path`, `memory://`, or `postgresql://…` /
+/// `postgres://…` / `cockroachdb://…` (several replicas may share a SQL store).
+pub async fn open_store(url: &str, max_connections: u32) -> Result<OpenedStore> {
     if let Some(path) = url.strip_prefix("sled://") {
         if path.is_empty() {
             return Err(Error::invalid(
                 "sled:// needs a path, e.g. sled:///var/lib/edgesync/store",
             ));
         }
-        return Ok(Arc::new(SledStore::open(path)?));
+        return Ok(OpenedStore {
+            store: Arc::new(SledStore::open(path)?),
+            sql: None,
+        });
     }
     if url == "memory://" {
-        return Ok(Arc::new(MemoryStore::new()));
+        return Ok(OpenedStore {
+            store: Arc::new(MemoryStore::new()),
+            sql: None,
+        });
     }
-    Err(Error::invalid(format!(
-        "unsupported store URL {url:?}: use sled:///path or memory://"
-    )))
+    if is_sql_url(url) {
+        let sql = CockroachStore::connect(
+            url,
+            CockroachConfig {
+                max_connections: max_connections.max(1),
+                ..CockroachConfig::default()
+            },
+        )
+        .await?;
+        return Ok(OpenedStore {
+            store: Arc::new(sql.clone()),
+            sql: Some(sql),
+        });
+    }
+    Err(Error::invalid(
+        "unsupported store URL: use sled:///path, memory://, postgresql://… or cockroachdb://…",
+    ))
+}
+
+/// Applies the SQL store's migrations (`edgesync migrate`).
+pub async fn migrate(url: &str) -> Result<String> {
+    if !is_sql_url(url) {
+        return Ok("sled and memory stores need no migration".into());
+    }
+    let opened = open_store(url, 2).await?;
+    let Some(sql) = opened.sql else {
+        return Err(Error::internal("a SQL URL opened a non-SQL store"));
+    };
+    sql.migrate().await?;
+    Ok(sql.check_schema().await?.to_string())
 }
 
 /// Opens the artifact store named by `url`.
@@ -78,16 +128,43 @@ pub async fn build_instrumented(
         Some(url) => url.clone(),
         None => file_url(&args.data_dir.join("artifacts"))?,
     };
-    let mut store = open_store(&store_url)?;
+    let opened = open_store(&store_url, args.db_max_connections).await?;
+    let mut config = args.core_config();
+    if let Some(sql) = &opened.sql {
+        let state = sql.check_schema().await?;
+        if !state.is_up_to_date() {
+            return Err(Error::new(
+                edgesync_core::ErrorCode::ServiceUnavailable,
+                format!(
+                    "the database schema is not ready: {state}. Run `edgesync migrate` with the same EDGESYNC_STORE first"
+                ),
+            ));
+        }
+        // Several replicas may share this store.
+        config.replicated = true;
+    }
+    let mut store = opened.store;
     let mut artifacts = open_artifacts(&artifacts_url)?;
     if let Some(m) = metrics {
+        if let Some(sql) = &opened.sql {
+            let pool = sql.pool().clone();
+            m.set_pool_probe(Box::new(move || (pool.size(), pool.num_idle())));
+        }
         store = Arc::new(crate::metrics::MeteredStore::new(store, m.clone()));
         artifacts = Arc::new(crate::metrics::MeteredArtifacts::new(artifacts, m));
     }
-    EdgeSync::builder()
+    let mut builder = EdgeSync::builder();
+    if let Some(url) = &args.mqtt {
+        let mqtt = edgesync_mqtt::MqttNotifier::connect(
+            url,
+            edgesync_mqtt::MqttNotifierOptions::default(),
+        )?;
+        builder = builder.notifier(Arc::new(mqtt));
+    }
+    builder
         .store(store)
         .artifacts(artifacts)
-        .config(args.core_config())
+        .config(config)
         .clock(clock)
         .build()
         .await

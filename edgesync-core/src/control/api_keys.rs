@@ -55,9 +55,7 @@ impl EdgeSync {
             previous_valid_until: None,
             rotated_at: None,
         };
-        self.inner
-            .store
-            .commit(&[Write::create(Record::ApiKey(key.clone()))])
+        self.commit_control(&[Write::create(Record::ApiKey(key.clone()))])
             .await?;
         self.inner.keys.insert(key.clone());
         tracing::info!(key_id = %key.id, name = %key.name, scopes = ?key.scopes, "API key created");
@@ -136,9 +134,7 @@ impl EdgeSync {
                 return Ok((key, current.revision));
             }
             match self
-                .inner
-                .store
-                .commit(&[Write::update(Record::ApiKey(key.clone()), current.revision)])
+                .commit_control(&[Write::update(Record::ApiKey(key.clone()), current.revision)])
                 .await
             {
                 Ok(_) => {

@@ -195,8 +195,8 @@ impl EdgeSync {
             admin_key_id: key.id,
             at: now,
         });
-        match store
-            .commit(&[
+        match self
+            .commit_control(&[
                 Write::create(Record::Setting(claim)),
                 Write::create(Record::ApiKey(key.clone())),
             ])

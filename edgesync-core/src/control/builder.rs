@@ -101,6 +101,7 @@ impl EdgeSyncBuilder {
                 node_deployments,
                 open_plans: OpenPlans::default(),
                 commands,
+                replication: Default::default(),
             }),
         };
         edgesync.retarget(None);

@@ -73,6 +73,16 @@ impl CatalogState {
         Ok(state)
     }
 
+    /// Replaces everything with a fresh load (another replica changed the catalog).
+    pub(super) fn replace_with(&self, fresh: CatalogState) {
+        let raw = fresh
+            .raw
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        *self.raw.write().unwrap_or_else(PoisonError::into_inner) = raw;
+        self.rebuild();
+    }
+
     fn rebuild(&self) {
         let raw = self.raw.read().unwrap_or_else(PoisonError::into_inner);
         let catalog = Catalog::new(

@@ -68,6 +68,15 @@ impl OpenCommands {
         Ok(this)
     }
 
+    /// Replaces everything with a fresh load.
+    pub(super) fn replace_with(&self, fresh: OpenCommands) {
+        let map = fresh
+            .by_node
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        *self.by_node.write().unwrap_or_else(PoisonError::into_inner) = map;
+    }
+
     fn put(&self, c: Versioned<Command>) {
         let mut map = self.by_node.write().unwrap_or_else(PoisonError::into_inner);
         let node = map.entry(c.value.node_id).or_default();
@@ -149,9 +158,7 @@ impl EdgeSync {
             late_result: None,
         };
         match self
-            .inner
-            .store
-            .commit(&[Write::create(Record::Command(command.clone()))])
+            .commit_control(&[Write::create(Record::Command(command.clone()))])
             .await
         {
             Ok(_) => {}
@@ -346,9 +353,7 @@ impl EdgeSync {
                 return Ok(c);
             }
             match self
-                .inner
-                .store
-                .commit(&[Write::update(Record::Command(c.clone()), stored.revision)])
+                .commit_control(&[Write::update(Record::Command(c.clone()), stored.revision)])
                 .await
             {
                 Ok(_) => {

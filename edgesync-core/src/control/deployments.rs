@@ -138,9 +138,7 @@ impl EdgeSync {
             updated_at: now,
         };
         self.admit(&deployment, &function.name, &version)?;
-        self.inner
-            .store
-            .commit(&[Write::create(Record::Deployment(deployment.clone()))])
+        self.commit_control(&[Write::create(Record::Deployment(deployment.clone()))])
             .await?;
         self.inner
             .catalog
@@ -312,9 +310,7 @@ impl EdgeSync {
             d.status_reason = Some("deleted by an operator".into());
             d.updated_at = self.now();
             match self
-                .inner
-                .store
-                .commit(&[Write::update(
+                .commit_control(&[Write::update(
                     Record::Deployment(d.clone()),
                     current.revision,
                 )])

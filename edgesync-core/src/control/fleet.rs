@@ -94,6 +94,62 @@ impl Fleet {
         }
     }
 
+    /// Takes node records (identity, labels, lifecycle, credential generation) reloaded from the
+    /// store, keeping this replica's presence; adds nodes registered elsewhere.
+    pub(super) fn refresh_nodes(
+        &self,
+        nodes: Vec<Versioned<Node>>,
+        states: &HashMap<NodeId, NodeState>,
+    ) {
+        let mut map = self.write();
+        for node in nodes {
+            let id = node.value.id;
+            match map.get_mut(&id) {
+                Some(entry) => {
+                    if entry.node.revision < node.revision {
+                        entry.node = node;
+                    }
+                }
+                None => {
+                    let state = states
+                        .get(&id)
+                        .cloned()
+                        .unwrap_or_else(|| NodeState::new(id));
+                    map.insert(
+                        id,
+                        NodeEntry {
+                            node,
+                            state,
+                            change: 0,
+                            dirty: false,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Merges node states other replicas wrote: a later sign of life (and the report that came
+    /// with it) wins; nothing becomes dirty.
+    pub(super) fn merge_states(&self, states: &HashMap<NodeId, NodeState>) -> usize {
+        let mut merged = 0;
+        for (id, stored) in states {
+            let mut map = self.write();
+            let Some(entry) = map.get_mut(id) else {
+                continue;
+            };
+            if entry.dirty {
+                continue;
+            }
+            if stored.last_seen_at > entry.state.last_seen_at {
+                entry.state.last_seen_at = stored.last_seen_at;
+                entry.state.reported = stored.reported.clone();
+                merged += 1;
+            }
+        }
+        merged
+    }
+
     /// Records a sign of life, and the node's report if it sent one. Returns false for an
     /// unknown node.
     pub(super) fn touch(
@@ -127,18 +183,24 @@ impl Fleet {
     }
 
     /// Re-derives every node's status at `now`; marks the changed ones for writing.
+    /// Only the replica holding the job lease (`persist`) writes status changes; the others
+    /// keep them in memory.
     pub(super) fn refresh_statuses(
         &self,
         now: Timestamp,
         offline_after: std::time::Duration,
+        persist: bool,
     ) -> usize {
         let mut changed = 0;
         for entry in self.write().values_mut() {
             let status = derive_status(entry, now, offline_after);
             if status != entry.state.status {
-                entry.state.status = status;
-                entry.change += 1;
-                entry.dirty = true;
+                // The stored status is the lease holder's to write; views derive it anyway.
+                if persist {
+                    entry.state.status = status;
+                    entry.change += 1;
+                    entry.dirty = true;
+                }
                 changed += 1;
             }
         }

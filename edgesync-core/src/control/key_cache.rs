@@ -34,6 +34,15 @@ impl KeyCache {
         Ok(cache)
     }
 
+    /// Replaces every key with a fresh load (another replica changed keys).
+    pub(super) fn replace_with(&self, fresh: KeyCache) {
+        let keys = fresh
+            .keys
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
+    }
+
     /// Adds or replaces a key (after a successful commit).
     pub(super) fn insert(&self, key: ApiKey) {
         let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);

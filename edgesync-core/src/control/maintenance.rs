@@ -30,14 +30,27 @@ pub struct MaintenanceReport {
 impl EdgeSync {
     /// Re-derives node statuses and writes changed node states and key usage to the store.
     /// Runs every second in the server; durable lag of heartbeats is bounded by that interval.
+    /// With replicas, it first picks up other replicas' changes and renews (or takes) the job
+    /// lease; status writes and command deadlines are the lease holder's work.
     pub async fn run_maintenance(&self) -> Result<MaintenanceReport> {
-        let status_changes = self
-            .inner
-            .fleet
-            .refresh_statuses(self.now(), self.inner.config.offline_timeout);
+        let leader = if self.inner.config.replicated {
+            self.refresh_from_store().await?;
+            self.hold_job_lease().await?
+        } else {
+            true
+        };
+        let status_changes = self.inner.fleet.refresh_statuses(
+            self.now(),
+            self.inner.config.offline_timeout,
+            leader,
+        );
         let states_written = self.flush_node_states().await?;
         let key_usage_written = self.flush_key_usage().await?;
-        let commands_timed_out = self.expire_commands().await?;
+        let commands_timed_out = if leader {
+            self.expire_commands().await?
+        } else {
+            0
+        };
         Ok(MaintenanceReport {
             status_changes,
             states_written,

@@ -28,6 +28,7 @@ mod key_cache;
 mod maintenance;
 mod node_deployments;
 mod nodes;
+mod replication;
 mod rollback;
 mod routes;
 mod schemas;
@@ -49,6 +50,7 @@ pub use deployments::{DeploymentDetail, DeploymentNodeState, MAX_PRIORITY, NewDe
 pub use functions::{ArtifactDownload, FunctionDetail};
 pub use history::{MAX_STATS_WINDOW, Percentiles, SyncStats, SyncStatsQuery};
 pub use nodes::{NodeFilter, NodeView, RegisteredNode};
+pub use replication::RefreshReport;
 pub use rollback::RollbackOutcome;
 pub use routes::RouteSpec;
 pub use sync::{Ack, AckOutcome, EMPTY_PLAN, MAX_WAIT, ServedAction, ServedPlan};
@@ -96,6 +98,13 @@ pub struct Config {
     pub quotas: Quotas,
     /// How long telemetry is kept.
     pub telemetry_retention: Duration,
+    /// Several replicas share the store: pick up each other's changes, and run cluster-wide
+    /// jobs only while holding the job lease.
+    pub replicated: bool,
+    /// How often replicas merge each other's node presence (with `replicated`).
+    pub presence_merge_interval: Duration,
+    /// How long the job lease lasts without renewal (with `replicated`).
+    pub lease_ttl: Duration,
 }
 
 /// Server-wide caps on what a function may declare.
@@ -168,6 +177,9 @@ impl Default for Config {
             bcrypt_cost: crate::auth::refresh_secrets::BCRYPT_COST,
             quotas: Quotas::default(),
             telemetry_retention: Duration::from_secs(7 * 24 * 3600),
+            replicated: false,
+            presence_merge_interval: Duration::from_secs(5),
+            lease_ttl: Duration::from_secs(10),
         }
     }
 }
@@ -195,6 +207,7 @@ struct Inner {
     node_deployments: node_deployments::NodeDeployments,
     open_plans: sync::OpenPlans,
     commands: commands::OpenCommands,
+    replication: replication::Replication,
 }
 
 impl EdgeSync {

@@ -41,6 +41,15 @@ impl NodeDeployments {
         Ok(this)
     }
 
+    /// Replaces everything with a fresh load.
+    pub(super) fn replace_with(&self, fresh: NodeDeployments) {
+        let index = fresh
+            .index
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        *self.index.write().unwrap_or_else(PoisonError::into_inner) = index;
+    }
+
     /// Records states written by a successful commit.
     pub(super) fn put_all(&self, states: impl IntoIterator<Item = Versioned<NodeDeployment>>) {
         let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);

@@ -97,23 +97,21 @@ impl EdgeSync {
         let mut state = NodeState::new(node.id);
         state.last_seen_at = Some(now);
         state.status = NodeStatus::Online;
-        self.inner
-            .store
-            .commit(&[
-                Write::create(Record::Node(node.clone())),
-                Write::create(Record::NodeState(state.clone())),
-            ])
-            .await
-            .map_err(|e| {
-                if e.code() == ErrorCode::UniqueViolation {
-                    Error::new(
-                        ErrorCode::NodeNameTaken,
-                        format!("a node named {:?} is already registered", node.name),
-                    )
-                } else {
-                    e
-                }
-            })?;
+        self.commit_control(&[
+            Write::create(Record::Node(node.clone())),
+            Write::create(Record::NodeState(state.clone())),
+        ])
+        .await
+        .map_err(|e| {
+            if e.code() == ErrorCode::UniqueViolation {
+                Error::new(
+                    ErrorCode::NodeNameTaken,
+                    format!("a node named {:?} is already registered", node.name),
+                )
+            } else {
+                e
+            }
+        })?;
         self.inner.fleet.insert(
             Versioned {
                 revision: 1,
@@ -220,9 +218,7 @@ impl EdgeSync {
             node.refresh_secret_bcrypt = Some(hash.clone());
             node.updated_at = self.now();
             match self
-                .inner
-                .store
-                .commit(&[Write::update(Record::Node(node.clone()), current.revision)])
+                .commit_control(&[Write::update(Record::Node(node.clone()), current.revision)])
                 .await
             {
                 Ok(_) => {
@@ -339,9 +335,7 @@ impl EdgeSync {
             }
             node.updated_at = self.now();
             match self
-                .inner
-                .store
-                .commit(&[Write::update(Record::Node(node.clone()), current.revision)])
+                .commit_control(&[Write::update(Record::Node(node.clone()), current.revision)])
                 .await
             {
                 Ok(revs) => {

@@ -139,7 +139,7 @@ impl EdgeSync {
                 Record::Function(f.clone()),
                 function.revision,
             ));
-            match self.inner.store.commit(&writes).await {
+            match self.commit_control(&writes).await {
                 Ok(_) => {
                     for d in updated {
                         self.inner

@@ -64,9 +64,7 @@ impl EdgeSync {
             created_at: now,
             updated_at: now,
         };
-        self.inner
-            .store
-            .commit(&[Write::create(Record::Route(route.clone()))])
+        self.commit_control(&[Write::create(Record::Route(route.clone()))])
             .await?;
         self.inner.catalog.put_route(route.clone());
         self.retarget(None);
@@ -93,9 +91,7 @@ impl EdgeSync {
             created_at: old.created_at,
             updated_at: self.now(),
         };
-        self.inner
-            .store
-            .commit(&[Write::update(Record::Route(route.clone()), stored.revision)])
+        self.commit_control(&[Write::update(Record::Route(route.clone()), stored.revision)])
             .await?;
         self.inner.catalog.put_route(route.clone());
         self.retarget(None);
@@ -107,13 +103,11 @@ impl EdgeSync {
         if self.inner.catalog.route(id).is_none() {
             return Err(route_not_found(id));
         }
-        self.inner
-            .store
-            .commit(&[Write::Delete {
-                key: RecordKey::Route { id },
-                expect: Expect::Any,
-            }])
-            .await?;
+        self.commit_control(&[Write::Delete {
+            key: RecordKey::Route { id },
+            expect: Expect::Any,
+        }])
+        .await?;
         self.inner.catalog.remove_route(id);
         self.retarget(None);
         Ok(())

@@ -44,9 +44,7 @@ impl EdgeSync {
             created_at: self.now(),
         };
         match self
-            .inner
-            .store
-            .commit(&[Write::create(Record::Migration(migration.clone()))])
+            .commit_control(&[Write::create(Record::Migration(migration.clone()))])
             .await
         {
             Ok(_) => {}

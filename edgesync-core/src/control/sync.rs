@@ -272,6 +272,13 @@ impl EdgeSync {
             }
             other => other,
         };
+        if result
+            .as_ref()
+            .is_err_and(|e| e.code() == ErrorCode::RevisionConflict)
+        {
+            // Another replica moved this node's deployment states: the next poll uses fresh ones.
+            self.reload_node_deployments(node_id).await?;
+        }
         result.map_err(|e| {
             if e.code() == ErrorCode::RevisionConflict {
                 Error::new(
@@ -298,6 +305,30 @@ impl EdgeSync {
         );
         tracing::debug!(%node_id, %plan_id, actions = plan.actions.len(), revision = %plan.revision, "plan issued");
         Ok(plan)
+    }
+
+    /// Re-reads one node's per-deployment states from the store.
+    async fn reload_node_deployments(&self, node_id: NodeId) -> Result<()> {
+        let mut fresh = Vec::new();
+        for d in self.inner.catalog.deployments() {
+            if let Some(stored) = self
+                .inner
+                .store
+                .get(&RecordKey::NodeDeployment {
+                    deployment_id: d.id,
+                    node_id,
+                })
+                .await?
+                && let Record::NodeDeployment(nd) = stored.record
+            {
+                fresh.push(Versioned {
+                    revision: stored.revision,
+                    value: nd,
+                });
+            }
+        }
+        self.inner.node_deployments.put_all(fresh);
+        Ok(())
     }
 
     /// A node that caught up without acknowledging its open plan (e.g. it reported the state in
@@ -392,6 +423,8 @@ impl EdgeSync {
         for attempt in 0..8 {
             match self.try_ack(node_id, &ack).await {
                 Err(e) if e.code() == ErrorCode::RevisionConflict && attempt < 7 => {
+                    // Another replica (or a concurrent ack) moved this node's deployment states.
+                    self.reload_node_deployments(node_id).await?;
                     tokio::task::yield_now().await;
                 }
                 other => return other,

@@ -32,7 +32,7 @@ pub use node::{
 pub use plan::{Action, ActionResult, InstallFunction, PlanAction, RouteEntry, SyncPlan};
 pub use route::Route;
 pub use schema::{NewSchemaMigration, SchemaMigration};
-pub use settings::{Bootstrap, ServerSecrets, Setting};
+pub use settings::{Bootstrap, ClusterEpoch, JobLease, ServerSecrets, Setting};
 pub use sync::{SyncRecord, SyncStatus};
 pub use telemetry::TelemetryPoint;
 pub use time::Timestamp;

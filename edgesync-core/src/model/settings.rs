@@ -27,6 +27,30 @@ pub enum Setting {
     ServerSecrets(ServerSecrets),
     /// Claimed once, by the server that created the first admin key.
     Bootstrap(Bootstrap),
+    /// Rewritten with every control-plane change (nodes, deployments, routes, migrations, keys,
+    /// commands): its store revision tells other replicas to reload their caches.
+    ClusterEpoch(ClusterEpoch),
+    /// Who runs the cluster-wide background jobs, until when.
+    JobLease(JobLease),
+}
+
+/// The last control-plane change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterEpoch {
+    /// The replica that made it.
+    pub by: String,
+    /// When.
+    pub at: super::Timestamp,
+}
+
+/// The lease on cluster-wide background jobs (offline detection, expiry, garbage collection,
+/// retention, rollout progression): one replica at a time runs them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobLease {
+    /// The holding replica.
+    pub holder: String,
+    /// The lease lapses at this instant unless renewed.
+    pub expires_at: super::Timestamp,
 }
 
 /// Records that the first admin key exists, so that replicas starting together create one.
@@ -44,6 +68,8 @@ impl Setting {
         match self {
             Setting::ServerSecrets(_) => "server_secrets",
             Setting::Bootstrap(_) => "bootstrap",
+            Setting::ClusterEpoch(_) => "cluster_epoch",
+            Setting::JobLease(_) => "job_lease",
         }
     }
 }
