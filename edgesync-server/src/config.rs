@@ -32,6 +32,23 @@ pub enum Command {
     Openapi,
     /// Apply the SQL store's schema migrations (`EDGESYNC_STORE=postgresql://…`) and exit.
     Migrate(MigrateArgs),
+    /// Create an API key directly in the store and print its secret (for automation, or when
+    /// every admin key is lost). With sled, stop the server first.
+    CreateKey(Box<CreateKeyArgs>),
+}
+
+/// `edgesync create-key`.
+#[derive(Clone, Debug, Args)]
+pub struct CreateKeyArgs {
+    /// The key's name.
+    #[arg(long)]
+    pub name: String,
+    /// Scopes (repeatable): `admin`, `deploy`, `read`, `nodes:register`.
+    #[arg(long = "scope", required = true)]
+    pub scopes: Vec<String>,
+    /// The store to write to (same settings as `serve`).
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 /// `edgesync migrate`.

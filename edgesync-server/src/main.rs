@@ -21,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Serve(args)) => serve(*args).await,
+        Some(Command::CreateKey(args)) => create_key(*args).await,
         Some(Command::Migrate(args)) => {
             init_logging(LogFormat::Pretty);
             let state = wiring::migrate(&args.store)
@@ -100,6 +101,33 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     shutdown.cancel();
     let _ = jobs.await;
     result.context("the HTTP server failed")
+}
+
+async fn create_key(args: edgesync_server::config::CreateKeyArgs) -> anyhow::Result<()> {
+    init_logging(LogFormat::Pretty);
+    let scopes = args
+        .scopes
+        .iter()
+        .map(|s| {
+            edgesync_core::model::Scope::parse(s).ok_or_else(|| {
+                anyhow::anyhow!("unknown scope {s:?}: use admin, deploy, read or nodes:register")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let edgesync = wiring::build(&args.serve)
+        .await
+        .context("could not open the store")?;
+    let (key, secret) = edgesync
+        .create_api_key(edgesync_core::control::NewApiKey {
+            name: args.name,
+            scopes,
+            expires_at: None,
+            require_signature: false,
+        })
+        .await?;
+    eprintln!("created API key {} ({})", key.id, key.name);
+    println!("{}", secret.secret);
+    Ok(())
 }
 
 /// Writes a secret to a file only its owner can read.
