@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use sha2::{Digest, Sha256};
 
 use crate::model::{
-    Deployment, DeploymentId, FunctionId, FunctionVersion, InstallFunction, Node, NodeLifecycle,
-    Route, RouteEntry, VersionStatus,
+    Deployment, DeploymentId, DeploymentStatus, FunctionId, FunctionVersion, InstallFunction, Node,
+    NodeId, NodeLifecycle, Route, RouteEntry, StrategyKind, VersionStatus,
 };
 
 /// Everything targeting depends on, as plain data.
@@ -21,6 +21,10 @@ pub struct Catalog {
     routes: Vec<Route>,
     /// Highest migration version.
     schema_head: u64,
+    /// Batched rollouts: the nodes each may target now (absent: every node it selects).
+    admitted: HashMap<DeploymentId, std::collections::HashSet<NodeId>>,
+    /// Nodes each deployment gave up on (failed past their retries).
+    excluded: HashMap<DeploymentId, std::collections::HashSet<NodeId>>,
 }
 
 impl Catalog {
@@ -46,7 +50,19 @@ impl Catalog {
         }
         let mut routes = routes;
         routes.sort_by_key(|r| r.id);
+        let mut admitted = HashMap::new();
+        let mut excluded = HashMap::new();
+        for d in by_function.values().flatten() {
+            if d.strategy.kind != StrategyKind::All && d.status != DeploymentStatus::Completed {
+                admitted.insert(d.id, d.rollout.released_nodes().copied().collect());
+            }
+            if !d.rollout.excluded.is_empty() {
+                excluded.insert(d.id, d.rollout.excluded.iter().copied().collect());
+            }
+        }
         Self {
+            admitted,
+            excluded,
             deployments: by_function,
             versions: versions
                 .into_iter()
@@ -70,6 +86,12 @@ impl Catalog {
     /// Every live deployment.
     pub fn live_deployments(&self) -> impl Iterator<Item = &Deployment> {
         self.deployments.values().flatten()
+    }
+
+    /// Whether deployment `d` may target `node` now (rollout batches and exclusions).
+    pub fn admits(&self, d: &Deployment, node: NodeId) -> bool {
+        !self.excluded.get(&d.id).is_some_and(|e| e.contains(&node))
+            && self.admitted.get(&d.id).is_none_or(|a| a.contains(&node))
     }
 }
 
@@ -110,7 +132,7 @@ pub fn target_for(node: &Node, catalog: &Catalog) -> NodeTarget {
             // The best selecting deployment whose version is deployable wins.
             let winner = deployments
                 .iter()
-                .filter(|d| selects(d, node))
+                .filter(|d| selects(d, node) && catalog.admits(d, node.id))
                 .find_map(|d| {
                     let (name, v) = catalog.versions.get(&(*function_id, d.version))?;
                     match (v.status, &v.sha256, v.size) {

@@ -155,6 +155,8 @@ error_codes! {
     IdempotencyKeyReused => ("idempotency_key_reused", Conflict, false),
     /// The command already finished; it cannot be canceled.
     CommandFinished => ("command_finished", Conflict, false),
+    /// The deployment's status does not allow this (e.g. resuming a completed one).
+    DeploymentNotChangeable => ("deployment_not_changeable", Conflict, false),
     /// The node is decommissioned; it can no longer act.
     NodeDecommissioned => ("node_decommissioned", Conflict, false),
     /// No credentials were presented.

@@ -125,6 +125,7 @@ fn deploy(name: &str, version: u32) -> Deployment {
         strategy: Default::default(),
         status: DeploymentStatus::InProgress,
         status_reason: None,
+        rollout: Default::default(),
         created_at: t(0),
         updated_at: t(0),
     }

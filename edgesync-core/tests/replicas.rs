@@ -101,6 +101,7 @@ async fn replicas_share_changes_presence_revocations_and_the_job_lease() {
             pop: None,
             priority: 0,
             allow_breaking: false,
+            strategy: Default::default(),
         })
         .await
         .unwrap()

@@ -395,6 +395,7 @@ async fn deployments_that_do_not_fit_a_node_are_rejected_with_the_arithmetic() {
         pop: None,
         priority: 0,
         allow_breaking: false,
+        strategy: Default::default(),
     };
     es.create_deployment(deploy(v1.clone(), "tier=edge"))
         .await

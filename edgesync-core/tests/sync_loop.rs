@@ -66,6 +66,7 @@ async fn deploy(
         pop: None,
         priority,
         allow_breaking: false,
+        strategy: Default::default(),
     })
     .await
     .unwrap()

@@ -72,6 +72,7 @@ fn deployment(f: FunctionId, version: u32, selector: &str, allow_breaking: bool)
         pop: None,
         priority: 0,
         allow_breaking,
+        strategy: Default::default(),
     }
 }
 

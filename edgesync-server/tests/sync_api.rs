@@ -402,7 +402,7 @@ async fn deployments_are_created_listed_read_and_stopped() {
     assert!(d.get("pop").is_none());
     assert_eq!(
         d["counts"],
-        json!({"targeted": 1, "pending": 1, "installing": 0, "active": 0, "failed": 0, "removed": 0})
+        json!({"targeted": 1, "pending": 1, "installing": 0, "active": 0, "failed": 0, "removed": 0, "rolled_back": 0})
     );
     let nodes = d["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 1);

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// `POST /api/v1/deployments`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 #[cfg_attr(feature = "openapi", oai(deny_unknown_fields))]
 #[serde(deny_unknown_fields)]
@@ -38,6 +38,127 @@ pub struct CreateDeploymentRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", oai(default))]
     pub allow_breaking: bool,
+    /// How to roll it out (default: every node at once).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub strategy: RolloutStrategy,
+}
+
+/// The kinds of rollout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
+#[cfg_attr(feature = "openapi", oai(rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyKind {
+    /// Every matching node at once.
+    #[default]
+    All,
+    /// Batch after batch, each gated on the previous one's health.
+    Batches,
+    /// A small first batch, then everything else.
+    Canary,
+}
+
+/// How a rollout proceeds; every field is optional.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "openapi", oai(deny_unknown_fields))]
+#[serde(deny_unknown_fields)]
+pub struct RolloutStrategy {
+    /// `all` (default), `batches` or `canary`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub kind: StrategyKind,
+    /// Nodes per batch (the canary's size for `canary`, default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub batch_size: Option<u32>,
+    /// Percent of the targeted nodes per batch (1–100), when no `batch_size`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub batch_percent: Option<u32>,
+    /// `name` (default), `pop` or `label:<key>`; with `pop` or a label and no batch size, each
+    /// distinct value is one batch (POP by POP, region by region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub order_by: Option<String>,
+    /// Failed ÷ executed above this halts the rollout (0.0–1.0; default 1.0: never).
+    #[serde(default = "default_max_failure_ratio")]
+    #[cfg_attr(feature = "openapi", oai(default = "default_max_failure_ratio"))]
+    pub max_failure_ratio: f64,
+    /// The breaker only trips after this many nodes executed (default 1).
+    #[serde(default = "default_min_executed")]
+    #[cfg_attr(feature = "openapi", oai(default = "default_min_executed"))]
+    pub min_executed: u32,
+    /// Nodes of a batch not active after this long count as failed (default 600).
+    #[serde(default = "default_batch_timeout_s")]
+    #[cfg_attr(feature = "openapi", oai(default = "default_batch_timeout_s"))]
+    pub batch_timeout_s: u64,
+    /// Wait this long after a healthy batch before the next (default 0).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub bake_s: u64,
+    /// At most this many nodes released per minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub max_per_minute: Option<u32>,
+    /// On a breach, every changed node goes back to what it ran before (default false: halt).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub auto_rollback: bool,
+    /// A failed node is retried this many times, then left as it was (default 3).
+    #[serde(default = "default_max_retries")]
+    #[cfg_attr(feature = "openapi", oai(default = "default_max_retries"))]
+    pub max_retries: u32,
+}
+
+impl Default for RolloutStrategy {
+    fn default() -> Self {
+        Self {
+            kind: StrategyKind::All,
+            batch_size: None,
+            batch_percent: None,
+            order_by: None,
+            max_failure_ratio: default_max_failure_ratio(),
+            min_executed: default_min_executed(),
+            batch_timeout_s: default_batch_timeout_s(),
+            bake_s: 0,
+            max_per_minute: None,
+            auto_rollback: false,
+            max_retries: default_max_retries(),
+        }
+    }
+}
+
+/// Default breaker threshold (never trips).
+pub fn default_max_failure_ratio() -> f64 {
+    1.0
+}
+/// Default breaker minimum.
+pub fn default_min_executed() -> u32 {
+    1
+}
+/// Default batch timeout.
+pub fn default_batch_timeout_s() -> u64 {
+    600
+}
+/// Default retries per node.
+pub fn default_max_retries() -> u32 {
+    3
+}
+
+/// Progress of a rollout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct RolloutProgress {
+    /// Batches planned.
+    pub batches: u32,
+    /// Batches released.
+    pub released: u32,
+    /// Nodes per batch.
+    pub batch_sizes: Vec<u32>,
+    /// Nodes given up on (failed past their retries or timed out).
+    pub excluded: u32,
 }
 
 /// Lifecycle of a deployment.
@@ -46,10 +167,16 @@ pub struct CreateDeploymentRequest {
 #[cfg_attr(feature = "openapi", oai(rename_all = "snake_case"))]
 #[serde(rename_all = "snake_case")]
 pub enum DeploymentStatus {
-    /// Nodes are converging to it.
+    /// Rolling out.
     InProgress,
-    /// Every targeted node runs it.
+    /// Paused by an operator: released nodes keep it, no new batch.
+    Paused,
+    /// The breaker tripped: released nodes keep it, no new batch.
+    Halted,
+    /// Every batch released and healthy.
     Completed,
+    /// The breaker tripped and every changed node went back to what it ran before.
+    RolledBack,
     /// Stopped by an operator: nodes drop the function unless another deployment keeps it.
     Aborted,
 }
@@ -70,6 +197,8 @@ pub enum NodeDeploymentState {
     Failed,
     /// The node no longer runs it (deployment stopped, superseded, or node left the selector).
     Removed,
+    /// The rollout was rolled back and the node went back to what it ran before.
+    RolledBack,
 }
 
 /// How many nodes are in each state.
@@ -88,6 +217,8 @@ pub struct DeploymentCounts {
     pub failed: u64,
     /// Nodes that ran it and no longer do.
     pub removed: u64,
+    /// Nodes the rollback returned to what they ran before.
+    pub rolled_back: u64,
 }
 
 /// One node's state in a deployment.
@@ -104,8 +235,25 @@ pub struct DeploymentNode {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
     pub error: Option<String>,
+    /// The node's error code, when it failed (`sha256_mismatch`, `timeout`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub error_code: Option<String>,
     /// Install attempts so far.
     pub attempts: u32,
+    /// The rollout batch it is in (0-based), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub batch: Option<u32>,
+    /// The node's last sign of life: a node whose heartbeats stopped shows an old value here,
+    /// not a healthy state.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub observed_at: Option<OffsetDateTime>,
     /// When the state last changed; absent while the node has reported nothing.
     #[serde(
         default,
@@ -117,7 +265,7 @@ pub struct DeploymentNode {
 }
 
 /// A deployment with per-state node counts (the list view).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct DeploymentSummary {
     /// Id.
@@ -150,10 +298,16 @@ pub struct DeploymentSummary {
     pub updated_at: OffsetDateTime,
     /// Nodes per state.
     pub counts: DeploymentCounts,
+    /// Failed nodes by error code (`{"sha256_mismatch": 12, "timeout": 3}`).
+    pub failure_reasons: std::collections::BTreeMap<String, u64>,
+    /// The rollout strategy.
+    pub strategy: RolloutStrategy,
+    /// How far the rollout got.
+    pub rollout: RolloutProgress,
 }
 
 /// A deployment with every node it concerns (the detail view).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct DeploymentInfo {
     /// The deployment and its counts.
@@ -165,9 +319,46 @@ pub struct DeploymentInfo {
 }
 
 /// Every deployment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct DeploymentList {
     /// The deployments, newest first.
     pub items: Vec<DeploymentSummary>,
+}
+
+/// One node in a deployment preview.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct PreviewNode {
+    /// The node.
+    pub node_id: Uuid,
+    /// Its name.
+    pub node_name: String,
+    /// Whether the new deployment would win the function on this node.
+    pub wins: bool,
+    /// The deployment that wins instead, when it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub winner: Option<Uuid>,
+    /// The live deployments of the function that select the node, best first (the new one
+    /// included): the overlap explanation.
+    pub competing: Vec<Uuid>,
+    /// Its rollout batch (0-based), when it wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub batch: Option<u32>,
+    /// The kinds of the actions it would get, in order (`apply_migration`, …).
+    pub plan: Vec<String>,
+    /// A digest of that plan; the real plan later carries the same `plan_hash`.
+    pub plan_hash: String,
+}
+
+/// `POST /api/v1/deployments?dry_run=true`: what the deployment would do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct DeploymentPreview {
+    /// Every node the selector matches.
+    pub nodes: Vec<PreviewNode>,
+    /// Node ids per batch, in release order.
+    pub batches: Vec<Vec<Uuid>>,
 }

@@ -300,7 +300,7 @@ pub struct RollbackEntry {
 }
 
 /// Answer of `POST /api/v1/functions/{id}/rollback`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct RollbackResponse {
     /// The function.

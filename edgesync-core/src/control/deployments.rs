@@ -26,6 +26,8 @@ pub struct NewDeployment {
     pub priority: i32,
     /// Deploy even a version whose compatibility check found breaking changes.
     pub allow_breaking: bool,
+    /// How to roll it out (default: all at once).
+    pub strategy: Strategy,
 }
 
 /// Largest |priority|.
@@ -42,10 +44,16 @@ pub struct DeploymentNodeState {
     pub state: NodeDeploymentState,
     /// The node's error text, when it failed.
     pub error: Option<String>,
+    /// The node's error code, when it failed.
+    pub error_code: Option<String>,
     /// Install attempts.
     pub attempts: u32,
     /// When the state last changed (`None`: targeted, nothing reported yet).
     pub updated_at: Option<Timestamp>,
+    /// Its rollout batch (0-based), if any.
+    pub batch: Option<u32>,
+    /// The node's last sign of life.
+    pub observed_at: Option<Timestamp>,
 }
 
 /// A deployment with every node it concerns.
@@ -64,16 +72,63 @@ impl DeploymentDetail {
     pub fn count(&self, state: NodeDeploymentState) -> usize {
         self.nodes.iter().filter(|n| n.state == state).count()
     }
+
+    /// Failed nodes by error code (`unknown` when the node gave none).
+    pub fn failure_reasons(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut out = std::collections::BTreeMap::new();
+        for n in self
+            .nodes
+            .iter()
+            .filter(|n| n.state == NodeDeploymentState::Failed)
+        {
+            *out.entry(n.error_code.clone().unwrap_or_else(|| "unknown".into()))
+                .or_insert(0) += 1;
+        }
+        out
+    }
 }
 
 impl EdgeSync {
-    /// Creates a deployment (all at once). The version must be ready.
+    /// Creates a deployment and releases its first batch (every node for `all`). The version
+    /// must be ready; a breaking version needs `allow_breaking`; every node it would reach must
+    /// fit it in its memory budget.
     pub async fn create_deployment(&self, new: NewDeployment) -> Result<DeploymentDetail> {
+        let (deployment, function, version) = self.draft_deployment(new).await?;
+        self.admit(&deployment, &function.name, &version)?;
+        self.commit_control(&[Write::create(Record::Deployment(deployment.clone()))])
+            .await?;
+        self.inner
+            .catalog
+            .put_deployment(deployment.clone(), Some((function.name.clone(), version)));
+        let changed = self.retarget(None);
+        tracing::info!(
+            deployment_id = %deployment.id, function = %function.name, version = deployment.version,
+            selector = %deployment.selector, priority = deployment.priority,
+            strategy = ?deployment.strategy.kind, batches = deployment.rollout.batches.len(),
+            nodes_retargeted = changed, "deployment created"
+        );
+        self.deployment(deployment.id)
+    }
+
+    /// What a new deployment would do (nodes, winners, batches, plans), changing nothing. The
+    /// same checks as [`EdgeSync::create_deployment`] apply.
+    pub async fn preview_new_deployment(&self, new: NewDeployment) -> Result<super::Preview> {
+        let (deployment, function, version) = self.draft_deployment(new).await?;
+        self.admit(&deployment, &function.name, &version)?;
+        Ok(self.preview_deployment(&deployment, &function.name, &version))
+    }
+
+    /// Validates a new deployment and builds it with its rollout plan, storing nothing.
+    async fn draft_deployment(
+        &self,
+        new: NewDeployment,
+    ) -> Result<(Deployment, Function, FunctionVersion)> {
         validate::text("name", &new.name, 128)?;
         if let Some(pop) = &new.pop {
             validate::name("pop", pop)?;
         }
         validate::range("priority", new.priority, -MAX_PRIORITY, MAX_PRIORITY)?;
+        new.strategy.validate()?;
         let function = self
             .inner
             .store
@@ -131,30 +186,25 @@ impl EdgeSync {
             selector: new.selector,
             pop: new.pop,
             priority: new.priority,
-            strategy: Strategy::default(),
+            strategy: new.strategy,
             status: DeploymentStatus::InProgress,
             status_reason: None,
+            rollout: Rollout::default(),
             created_at: now,
             updated_at: now,
         };
-        self.admit(&deployment, &function.name, &version)?;
-        self.commit_control(&[Write::create(Record::Deployment(deployment.clone()))])
-            .await?;
-        self.inner
-            .catalog
-            .put_deployment(deployment.clone(), Some((function.name.clone(), version)));
-        let changed = self.retarget(None);
-        tracing::info!(
-            deployment_id = %deployment.id, function = %function.name, version = deployment.version,
-            selector = %deployment.selector, priority = deployment.priority, nodes_retargeted = changed,
-            "deployment created"
-        );
-        self.deployment(deployment.id)
+        let mut deployment = deployment;
+        self.plan_rollout(&mut deployment, &function.name, &version);
+        Ok((deployment, function, version))
     }
 
     /// Admission: on every node the deployment would win, the functions' memory
     /// (`memory_pages × 64 KiB × max_concurrency`, summed) must fit the node's advertised budget.
     fn admit(&self, deployment: &Deployment, name: &str, version: &FunctionVersion) -> Result<()> {
+        // Every node it would reach once fully released, not only the first batch.
+        let mut unrestricted = deployment.clone();
+        unrestricted.strategy.kind = StrategyKind::All;
+        let deployment = &unrestricted;
         let catalog = self
             .inner
             .catalog
@@ -221,66 +271,100 @@ impl EdgeSync {
     }
 
     fn detail(&self, deployment: Deployment) -> DeploymentDetail {
-        let mut nodes: Vec<DeploymentNodeState> = Vec::new();
-        let recorded = self.inner.node_deployments.of_deployment(deployment.id);
-        let name_of = |id: NodeId| {
+        use std::collections::{BTreeSet, HashMap};
+        let recorded: HashMap<NodeId, NodeDeployment> = self
+            .inner
+            .node_deployments
+            .of_deployment(deployment.id)
+            .into_iter()
+            .map(|r| (r.value.node_id, r.value))
+            .collect();
+        let targeted: HashMap<NodeId, u32> = if deployment.is_live() {
             self.inner
-                .fleet
-                .get(id)
-                .map(|e| e.node.value.name)
-                .unwrap_or_default()
-        };
-        let targeted = if deployment.is_live() {
-            self.inner.targets.nodes_targeted_by(deployment.id)
+                .targets
+                .nodes_targeted_by(deployment.id)
+                .into_iter()
+                .collect()
         } else {
-            Vec::new()
+            HashMap::new()
         };
-        for (node_id, version) in &targeted {
-            let record = recorded.iter().find(|r| r.value.node_id == *node_id);
-            // A node that runs the version is active, whichever deployment put it there.
-            let runs = self.inner.fleet.get(*node_id).is_some_and(|e| {
-                e.state
-                    .reported
-                    .functions
-                    .iter()
-                    .any(|f| f.function_id == deployment.function_id && f.version == *version)
-            });
-            let state = match record {
-                _ if runs => NodeDeploymentState::Active,
-                Some(r) if r.value.state != NodeDeploymentState::Removed => r.value.state,
-                _ => NodeDeploymentState::Pending,
-            };
-            nodes.push(DeploymentNodeState {
-                node_id: *node_id,
-                node_name: name_of(*node_id),
-                state,
-                error: record
-                    .and_then(|r| r.value.error.clone())
-                    .filter(|_| state == NodeDeploymentState::Failed),
-                attempts: record.map_or(0, |r| r.value.attempts),
-                updated_at: record.map(|r| r.value.updated_at),
-            });
+        let rollout = &deployment.rollout;
+        let batch_of: HashMap<NodeId, u32> = rollout
+            .batches
+            .iter()
+            .enumerate()
+            .flat_map(|(i, b)| b.iter().map(move |n| (*n, i as u32)))
+            .collect();
+        let waiting = matches!(
+            deployment.status,
+            DeploymentStatus::InProgress | DeploymentStatus::Paused
+        );
+        let mut ids: BTreeSet<NodeId> = targeted.keys().chain(recorded.keys()).copied().collect();
+        if waiting {
+            ids.extend(batch_of.keys().copied());
         }
-        // Nodes it no longer targets (stopped, superseded, out of the selector) are removed from
-        // it, whatever they last reported.
-        for r in recorded {
-            if targeted.iter().any(|(n, _)| *n == r.value.node_id) {
-                continue;
-            }
+        let mut nodes = Vec::with_capacity(ids.len());
+        for node_id in ids {
+            let entry = self.inner.fleet.get(node_id);
+            let record = recorded.get(&node_id);
+            // A node that runs the version is active, whichever deployment put it there.
+            let runs = entry.as_ref().is_some_and(|e| {
+                e.state.reported.functions.iter().any(|f| {
+                    f.function_id == deployment.function_id && f.version == deployment.version
+                })
+            });
+            let recorded_state = record.map(|r| r.state);
+            let state = if targeted.contains_key(&node_id) {
+                match recorded_state {
+                    _ if runs => NodeDeploymentState::Active,
+                    Some(s)
+                        if !matches!(
+                            s,
+                            NodeDeploymentState::Removed | NodeDeploymentState::RolledBack
+                        ) =>
+                    {
+                        s
+                    }
+                    _ => NodeDeploymentState::Pending,
+                }
+            } else {
+                match recorded_state {
+                    Some(s @ (NodeDeploymentState::Failed | NodeDeploymentState::RolledBack)) => s,
+                    // Not released yet: waiting for its batch.
+                    _ if waiting
+                        && batch_of.contains_key(&node_id)
+                        && !rollout.excluded.contains(&node_id)
+                        && !rollout.released_nodes().any(|n| *n == node_id) =>
+                    {
+                        NodeDeploymentState::Pending
+                    }
+                    // Stopped, superseded or out of the selector.
+                    _ => NodeDeploymentState::Removed,
+                }
+            };
+            let failed = state == NodeDeploymentState::Failed;
             nodes.push(DeploymentNodeState {
-                node_id: r.value.node_id,
-                node_name: name_of(r.value.node_id),
-                state: NodeDeploymentState::Removed,
-                error: None,
-                attempts: r.value.attempts,
-                updated_at: Some(r.value.updated_at),
+                node_id,
+                node_name: entry
+                    .as_ref()
+                    .map(|e| e.node.value.name.clone())
+                    .unwrap_or_default(),
+                state,
+                error: record.and_then(|r| r.error.clone()).filter(|_| failed),
+                error_code: record.and_then(|r| r.error_code.clone()).filter(|_| failed),
+                attempts: record.map_or(0, |r| r.attempts),
+                updated_at: record.map(|r| r.updated_at),
+                batch: batch_of.get(&node_id).copied(),
+                observed_at: entry.and_then(|e| e.state.last_seen_at),
             });
         }
         nodes.sort_by(|a, b| a.node_name.cmp(&b.node_name));
+        let all_released = rollout.released as usize >= rollout.batches.len();
         let all_active = !targeted.is_empty()
+            && all_released
             && nodes
                 .iter()
-                .filter(|n| targeted.iter().any(|(t, _)| *t == n.node_id))
+                .filter(|n| targeted.contains_key(&n.node_id))
                 .all(|n| n.state == NodeDeploymentState::Active);
         let status = match deployment.status {
             DeploymentStatus::InProgress if all_active => DeploymentStatus::Completed,

@@ -25,6 +25,8 @@ pub struct MaintenanceReport {
     pub key_usage_written: usize,
     /// Commands that passed their deadline.
     pub commands_timed_out: usize,
+    /// Rollouts that moved (batch released, halted, rolled back, completed).
+    pub rollouts_changed: usize,
 }
 
 impl EdgeSync {
@@ -51,11 +53,17 @@ impl EdgeSync {
         } else {
             0
         };
+        let rollouts_changed = if leader {
+            self.advance_rollouts().await?
+        } else {
+            0
+        };
         Ok(MaintenanceReport {
             status_changes,
             states_written,
             key_usage_written,
             commands_timed_out,
+            rollouts_changed,
         })
     }
 

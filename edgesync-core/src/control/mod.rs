@@ -30,6 +30,7 @@ mod node_deployments;
 mod nodes;
 mod replication;
 mod rollback;
+mod rollouts;
 mod routes;
 mod schemas;
 mod sync;
@@ -52,6 +53,7 @@ pub use history::{MAX_STATS_WINDOW, Percentiles, SyncStats, SyncStatsQuery};
 pub use nodes::{NodeFilter, NodeView, RegisteredNode};
 pub use replication::RefreshReport;
 pub use rollback::RollbackOutcome;
+pub use rollouts::{Preview, PreviewNode, plan_hash};
 pub use routes::RouteSpec;
 pub use sync::{Ack, AckOutcome, EMPTY_PLAN, MAX_WAIT, ServedAction, ServedPlan};
 pub use telemetry::{
@@ -241,7 +243,8 @@ impl EdgeSync {
     }
 
     /// Recomputes the targets of some nodes (all when `None`) after something they depend on
-    /// changed; wakes long polls and notifies the nodes whose revision moved.
+    /// changed; wakes long polls and notifies the nodes whose revision moved (`sync`), and the
+    /// nodes whose target gained an install (`deploy`, with a signed artifact URL).
     fn retarget(&self, only: Option<&[crate::model::NodeId]>) -> usize {
         let entries = match only {
             None => self.inner.fleet.snapshot(),
@@ -251,14 +254,49 @@ impl EdgeSync {
                 .collect(),
         };
         let catalog = self.inner.catalog.catalog();
-        self.inner
-            .targets
-            .recompute(
-                entries.iter().map(|e| &e.node.value),
-                &catalog,
-                self.inner.notifier.as_ref(),
-            )
-            .len()
+        let (changed, gained) = self.inner.targets.recompute(
+            entries.iter().map(|e| &e.node.value),
+            &catalog,
+            self.inner.notifier.as_ref(),
+        );
+        if !gained.is_empty()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let this = self.clone();
+            runtime.spawn(async move { this.notify_deploys(gained).await });
+        }
+        changed.len()
+    }
+
+    /// Publishes `edgesync/nodes/{id}/deploy` for each gained install (QoS 1 on MQTT).
+    async fn notify_deploys(
+        &self,
+        gained: Vec<(crate::model::NodeId, crate::model::InstallFunction)>,
+    ) {
+        for (node, install) in gained {
+            let Ok(key) = crate::ArtifactKey::for_sha256_hex(&install.sha256) else {
+                continue;
+            };
+            let url = match self.artifact_url(&key).await {
+                Ok((url, _)) => url,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not sign a URL for a deploy notification");
+                    continue;
+                }
+            };
+            let payload = serde_json::json!({
+                "function_id": install.function_id,
+                "version": install.version,
+                "artifact_url": url,
+                "sha256": install.sha256,
+                "memory_pages": install.memory_pages,
+                "max_execution_ms": install.max_execution_ms,
+            });
+            self.inner.notifier.publish(crate::notify::Notification {
+                topic: format!("edgesync/nodes/{node}/deploy"),
+                payload: bytes::Bytes::from(payload.to_string()),
+            });
+        }
     }
 }
 

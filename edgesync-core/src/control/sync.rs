@@ -239,6 +239,7 @@ impl EdgeSync {
                         node_id,
                         state: NodeDeploymentState::Pending,
                         error: None,
+                        error_code: None,
                         attempts: 0,
                         updated_at: now,
                     });
@@ -564,7 +565,10 @@ impl EdgeSync {
                     Some(r) => changes.set(
                         i.deployment_id,
                         NodeDeploymentState::Failed,
-                        Some(r.error.clone().unwrap_or_else(|| "install failed".into())),
+                        Some((
+                            r.error_code.clone(),
+                            r.error.clone().unwrap_or_else(|| "install failed".into()),
+                        )),
                         true,
                     ),
                     None => {}
@@ -611,13 +615,18 @@ struct StateChanges<'a> {
 }
 
 impl StateChanges<'_> {
+    /// Sets a state; `error` is `(code, text)` for failures.
     fn set(
         &mut self,
         d: DeploymentId,
         state: NodeDeploymentState,
-        error: Option<String>,
+        error: Option<(Option<String>, String)>,
         failed: bool,
     ) {
+        let (error_code, error) = match error {
+            Some((code, text)) => (code, Some(text)),
+            None => (None, None),
+        };
         let current = self.index.get(d, self.node_id);
         let mut nd = self
             .changes
@@ -629,6 +638,7 @@ impl StateChanges<'_> {
                 node_id: self.node_id,
                 state: NodeDeploymentState::Pending,
                 error: None,
+                error_code: None,
                 attempts: 0,
                 updated_at: self.now,
             });
@@ -637,6 +647,7 @@ impl StateChanges<'_> {
         }
         nd.state = state;
         nd.error = error;
+        nd.error_code = error_code;
         if failed || state == NodeDeploymentState::Active {
             nd.attempts += 1;
         }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::desired::{Catalog, NodeTarget, target_for};
-use crate::model::{Node, NodeId, NodeLifecycle};
+use crate::model::{InstallFunction, Node, NodeId, NodeLifecycle};
 use crate::notify::{Notification, Notifier};
 
 /// The revision draining nodes report: their target is frozen to what they run.
@@ -60,13 +60,14 @@ impl Targets {
             .map(|e| e.revision.subscribe())
     }
 
-    /// Recomputes the targets of `nodes`; returns the ids whose revision changed.
+    /// Recomputes the targets of `nodes`; returns the ids whose revision changed, and the
+    /// installs each node's target gained (for `deploy` notifications).
     pub(super) fn recompute<'a>(
         &self,
         nodes: impl IntoIterator<Item = &'a Node>,
         catalog: &Catalog,
         notifier: &dyn Notifier,
-    ) -> Vec<NodeId> {
+    ) -> (Vec<NodeId>, Vec<(NodeId, InstallFunction)>) {
         let computed: Vec<(NodeId, NodeTarget, bool)> = nodes
             .into_iter()
             .map(|n| {
@@ -78,6 +79,7 @@ impl Targets {
             })
             .collect();
         let mut changed = Vec::new();
+        let mut gained = Vec::new();
         let mut map = self.nodes.write().unwrap_or_else(PoisonError::into_inner);
         for (id, target, draining) in computed {
             let revision = if draining {
@@ -85,6 +87,20 @@ impl Targets {
             } else {
                 target.revision.clone()
             };
+            let before = map.get(&id).map(|e| (e.target.clone(), e.draining));
+            if !draining {
+                for install in target.functions.values() {
+                    let had = before.as_ref().is_some_and(|(t, was_draining)| {
+                        !was_draining
+                            && t.functions
+                                .get(&install.function_id)
+                                .is_some_and(|i| i.version == install.version)
+                    });
+                    if !had {
+                        gained.push((id, install.clone()));
+                    }
+                }
+            }
             match map.get_mut(&id) {
                 Some(entry) => {
                     entry.target = Arc::new(target);
@@ -119,7 +135,7 @@ impl Targets {
                 });
             }
         }
-        changed
+        (changed, gained)
     }
 
     /// Every node whose target names `deployment` for some function.

@@ -18,7 +18,8 @@ pub mod validate;
 pub use api_key::{ApiKey, Scope};
 pub use command::{Command, CommandStatus};
 pub use deployment::{
-    Deployment, DeploymentStatus, NodeDeployment, NodeDeploymentState, Strategy, StrategyKind,
+    Deployment, DeploymentStatus, NodeDeployment, NodeDeploymentState, Rollout, Strategy,
+    StrategyKind,
 };
 pub use function::{
     Compatibility, CompatibilityStatus, Function, FunctionSpec, FunctionVersion, ModuleItem,

@@ -90,9 +90,19 @@ pub fn one_of_each() -> Vec<Record> {
             .unwrap_or_else(|_| Selector::everything()),
         pop: Some("fra".into()),
         priority: 10,
-        strategy: Strategy::default(),
+        strategy: Strategy {
+            kind: StrategyKind::Batches,
+            batch_size: Some(2),
+            max_failure_ratio: 0.25,
+            ..Strategy::default()
+        },
         status: DeploymentStatus::InProgress,
         status_reason: None,
+        rollout: Rollout {
+            batches: vec![vec![NodeId::random()]],
+            released: 1,
+            ..Rollout::default()
+        },
         created_at: t(3),
         updated_at: t(3),
     };
@@ -130,6 +140,7 @@ pub fn one_of_each() -> Vec<Record> {
             node_id: n.id,
             state: NodeDeploymentState::Failed,
             error: Some("sha256 mismatch".into()),
+            error_code: Some("sha256_mismatch".into()),
             attempts: 2,
             updated_at: t(6),
         }),

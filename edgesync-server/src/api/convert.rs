@@ -269,8 +269,75 @@ pub(crate) fn route_spec_from_wire(r: w::RouteRequest) -> RouteSpec {
 fn deployment_status(s: m::DeploymentStatus) -> w::DeploymentStatus {
     match s {
         m::DeploymentStatus::InProgress => w::DeploymentStatus::InProgress,
+        m::DeploymentStatus::Paused => w::DeploymentStatus::Paused,
+        m::DeploymentStatus::Halted => w::DeploymentStatus::Halted,
         m::DeploymentStatus::Completed => w::DeploymentStatus::Completed,
+        m::DeploymentStatus::RolledBack => w::DeploymentStatus::RolledBack,
         m::DeploymentStatus::Aborted => w::DeploymentStatus::Aborted,
+    }
+}
+
+pub(crate) fn strategy_from_wire(s: w::RolloutStrategy) -> m::Strategy {
+    m::Strategy {
+        kind: match s.kind {
+            w::StrategyKind::All => m::StrategyKind::All,
+            w::StrategyKind::Batches => m::StrategyKind::Batches,
+            w::StrategyKind::Canary => m::StrategyKind::Canary,
+        },
+        batch_size: s.batch_size,
+        batch_percent: s.batch_percent,
+        order_by: s.order_by,
+        max_failure_ratio: s.max_failure_ratio,
+        min_executed: s.min_executed,
+        batch_timeout_s: s.batch_timeout_s,
+        bake_s: s.bake_s,
+        max_per_minute: s.max_per_minute,
+        auto_rollback: s.auto_rollback,
+        max_retries: s.max_retries,
+    }
+}
+
+fn strategy(s: &m::Strategy) -> w::RolloutStrategy {
+    w::RolloutStrategy {
+        kind: match s.kind {
+            m::StrategyKind::All => w::StrategyKind::All,
+            m::StrategyKind::Batches => w::StrategyKind::Batches,
+            m::StrategyKind::Canary => w::StrategyKind::Canary,
+        },
+        batch_size: s.batch_size,
+        batch_percent: s.batch_percent,
+        order_by: s.order_by.clone(),
+        max_failure_ratio: s.max_failure_ratio,
+        min_executed: s.min_executed,
+        batch_timeout_s: s.batch_timeout_s,
+        bake_s: s.bake_s,
+        max_per_minute: s.max_per_minute,
+        auto_rollback: s.auto_rollback,
+        max_retries: s.max_retries,
+    }
+}
+
+pub(crate) fn preview(p: &edgesync_core::control::Preview) -> w::DeploymentPreview {
+    w::DeploymentPreview {
+        nodes: p
+            .nodes
+            .iter()
+            .map(|n| w::PreviewNode {
+                node_id: *n.node_id.as_uuid(),
+                node_name: n.node_name.clone(),
+                wins: n.wins,
+                winner: n.winner.map(Into::into),
+                competing: n.competing.iter().map(|c| (*c).into()).collect(),
+                batch: n.batch,
+                plan: n.plan.iter().map(|a| a.kind().to_owned()).collect(),
+                plan_hash: n.plan_hash.clone(),
+            })
+            .collect(),
+        batches: p
+            .batches
+            .iter()
+            .map(|b| b.iter().map(|n| (*n).into()).collect())
+            .collect(),
     }
 }
 
@@ -281,6 +348,7 @@ fn node_deployment_state(s: m::NodeDeploymentState) -> w::NodeDeploymentState {
         m::NodeDeploymentState::Active => w::NodeDeploymentState::Active,
         m::NodeDeploymentState::Failed => w::NodeDeploymentState::Failed,
         m::NodeDeploymentState::Removed => w::NodeDeploymentState::Removed,
+        m::NodeDeploymentState::RolledBack => w::NodeDeploymentState::RolledBack,
     }
 }
 
@@ -301,12 +369,23 @@ pub(crate) fn deployment_summary(d: &DeploymentDetail) -> w::DeploymentSummary {
         created_at: dep.created_at.into(),
         updated_at: dep.updated_at.into(),
         counts: w::DeploymentCounts {
-            targeted: (d.nodes.len() - d.count(m::NodeDeploymentState::Removed)) as u64,
+            targeted: (d.nodes.len()
+                - d.count(m::NodeDeploymentState::Removed)
+                - d.count(m::NodeDeploymentState::RolledBack)) as u64,
             pending: count(m::NodeDeploymentState::Pending),
             installing: count(m::NodeDeploymentState::Installing),
             active: count(m::NodeDeploymentState::Active),
             failed: count(m::NodeDeploymentState::Failed),
             removed: count(m::NodeDeploymentState::Removed),
+            rolled_back: count(m::NodeDeploymentState::RolledBack),
+        },
+        failure_reasons: d.failure_reasons(),
+        strategy: strategy(&dep.strategy),
+        rollout: w::RolloutProgress {
+            batches: dep.rollout.batches.len() as u32,
+            released: dep.rollout.released,
+            batch_sizes: dep.rollout.batches.iter().map(|b| b.len() as u32).collect(),
+            excluded: dep.rollout.excluded.len() as u32,
         },
     }
 }
@@ -323,8 +402,11 @@ pub(crate) fn deployment_info(d: &DeploymentDetail) -> w::DeploymentInfo {
                 node_name: n.node_name.clone(),
                 state: node_deployment_state(n.state),
                 error: n.error.clone(),
+                error_code: n.error_code.clone(),
                 attempts: n.attempts,
                 updated_at: n.updated_at.map(Into::into),
+                batch: n.batch,
+                observed_at: n.observed_at.map(Into::into),
             })
             .collect(),
     }

@@ -6,7 +6,7 @@ use edgesync_core::model::{DeploymentId, FunctionId, Scope};
 use edgesync_core::selector::Selector;
 use edgesync_core::{EdgeSync, Error, ErrorCode};
 use edgesync_wire as w;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
@@ -21,12 +21,16 @@ pub struct DeploymentsApi {
     pub(crate) edgesync: EdgeSync,
 }
 
-/// `201 Created` with the new deployment.
+/// `201 Created` with the new deployment, or (`dry_run=true`) `200` with what it would do.
 #[derive(ApiResponse)]
 pub enum DeploymentCreated {
-    /// Created; the selected nodes receive the function on their next sync.
+    /// Created; the selected nodes receive the function on their next sync (batch by batch).
     #[oai(status = 201)]
-    Created(Json<w::DeploymentInfo>),
+    Created(Json<Box<w::DeploymentInfo>>),
+    /// Preview: which nodes match, who wins each (and why), the batches, each node's plan.
+    /// Nothing changed.
+    #[oai(status = 200)]
+    Preview(Json<w::DeploymentPreview>),
 }
 
 #[OpenApi(prefix_path = "/api/v1/deployments", tag = "ApiTags::Deployments")]
@@ -40,26 +44,31 @@ impl DeploymentsApi {
     async fn create(
         &self,
         auth: ApiKeyAuth,
+        /// `true`: answer what the deployment would do, change nothing.
+        dry_run: Query<Option<bool>>,
         body: Json<w::CreateDeploymentRequest>,
     ) -> ApiResult<DeploymentCreated> {
         auth.require(&self.edgesync, Scope::Deploy)?;
         let r = body.0;
         let selector = Selector::parse(&r.selector)
             .map_err(|e| Error::new(ErrorCode::InvalidSelector, format!("selector: {e}")))?;
-        let detail = self
-            .edgesync
-            .create_deployment(NewDeployment {
-                name: r.name,
-                function_id: FunctionId::from_uuid(r.function_id),
-                version: r.version,
-                selector,
-                pop: r.pop,
-                priority: r.priority,
-                allow_breaking: r.allow_breaking,
-            })
-            .await?;
-        Ok(DeploymentCreated::Created(Json(convert::deployment_info(
-            &detail,
+        let new = NewDeployment {
+            name: r.name,
+            function_id: FunctionId::from_uuid(r.function_id),
+            version: r.version,
+            selector,
+            pop: r.pop,
+            priority: r.priority,
+            allow_breaking: r.allow_breaking,
+            strategy: convert::strategy_from_wire(r.strategy),
+        };
+        if dry_run.0.unwrap_or(false) {
+            let preview = self.edgesync.preview_new_deployment(new).await?;
+            return Ok(DeploymentCreated::Preview(Json(convert::preview(&preview))));
+        }
+        let detail = self.edgesync.create_deployment(new).await?;
+        Ok(DeploymentCreated::Created(Json(Box::new(
+            convert::deployment_info(&detail),
         ))))
     }
 
@@ -86,6 +95,59 @@ impl DeploymentsApi {
     async fn get(&self, auth: ApiKeyAuth, id: Path<Uuid>) -> ApiResult<Json<w::DeploymentInfo>> {
         auth.require(&self.edgesync, Scope::Read)?;
         let detail = self.edgesync.deployment(DeploymentId::from_uuid(id.0))?;
+        Ok(Json(convert::deployment_info(&detail)))
+    }
+
+    /// Pause a rollout
+    ///
+    /// Released nodes keep the version; no further batch is released until it is resumed.
+    /// Needs `deploy`.
+    #[oai(
+        path = "/:id/pause",
+        method = "post",
+        operation_id = "pause_deployment"
+    )]
+    async fn pause(&self, auth: ApiKeyAuth, id: Path<Uuid>) -> ApiResult<Json<w::DeploymentInfo>> {
+        auth.require(&self.edgesync, Scope::Deploy)?;
+        let detail = self
+            .edgesync
+            .pause_deployment(DeploymentId::from_uuid(id.0))
+            .await?;
+        Ok(Json(convert::deployment_info(&detail)))
+    }
+
+    /// Resume a paused or halted rollout
+    ///
+    /// The current batch gets a fresh timeout and the breaker looks again. Needs `deploy`.
+    #[oai(
+        path = "/:id/resume",
+        method = "post",
+        operation_id = "resume_deployment"
+    )]
+    async fn resume(&self, auth: ApiKeyAuth, id: Path<Uuid>) -> ApiResult<Json<w::DeploymentInfo>> {
+        auth.require(&self.edgesync, Scope::Deploy)?;
+        let detail = self
+            .edgesync
+            .resume_deployment(DeploymentId::from_uuid(id.0))
+            .await?;
+        Ok(Json(convert::deployment_info(&detail)))
+    }
+
+    /// Abort a deployment
+    ///
+    /// Same as `DELETE`: it stops targeting anyone; nodes go back to what they ran before.
+    /// Needs `deploy`.
+    #[oai(
+        path = "/:id/abort",
+        method = "post",
+        operation_id = "abort_deployment"
+    )]
+    async fn abort(&self, auth: ApiKeyAuth, id: Path<Uuid>) -> ApiResult<Json<w::DeploymentInfo>> {
+        auth.require(&self.edgesync, Scope::Deploy)?;
+        let detail = self
+            .edgesync
+            .abort_deployment(DeploymentId::from_uuid(id.0))
+            .await?;
         Ok(Json(convert::deployment_info(&detail)))
     }
 
