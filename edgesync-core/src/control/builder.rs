@@ -104,7 +104,7 @@ impl EdgeSyncBuilder {
                 replication: Default::default(),
             }),
         };
-        edgesync.retarget(None);
+        edgesync.retarget(super::Affected::All);
         Ok(edgesync)
     }
 }

@@ -100,7 +100,7 @@ impl EdgeSync {
         self.inner
             .catalog
             .put_deployment(deployment.clone(), Some((function.name.clone(), version)));
-        let changed = self.retarget(None);
+        let changed = self.retarget(super::Affected::SelectedBy(&deployment));
         tracing::info!(
             deployment_id = %deployment.id, function = %function.name, version = deployment.version,
             selector = %deployment.selector, priority = deployment.priority,
@@ -401,8 +401,8 @@ impl EdgeSync {
                 .await
             {
                 Ok(_) => {
-                    self.inner.catalog.put_deployment(d, None);
-                    let changed = self.retarget(None);
+                    self.inner.catalog.put_deployment(d.clone(), None);
+                    let changed = self.retarget(super::Affected::SelectedBy(&d));
                     tracing::info!(deployment_id = %id, nodes_retargeted = changed, "deployment stopped");
                     return self.deployment(id);
                 }

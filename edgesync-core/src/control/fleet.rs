@@ -67,6 +67,17 @@ impl Fleet {
         self.read().values().cloned().collect()
     }
 
+    /// Copies of the node records that satisfy `pred` (without their presence), taken under
+    /// one read lock.
+    pub(super) fn nodes_where(&self, pred: impl Fn(&Node) -> bool) -> Vec<Node> {
+        self.read()
+            .values()
+            .map(|e| &e.node.value)
+            .filter(|n| pred(n))
+            .cloned()
+            .collect()
+    }
+
     pub(super) fn len(&self) -> usize {
         self.read().len()
     }

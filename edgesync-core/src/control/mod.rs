@@ -245,20 +245,27 @@ impl EdgeSync {
     /// Recomputes the targets of some nodes (all when `None`) after something they depend on
     /// changed; wakes long polls and notifies the nodes whose revision moved (`sync`), and the
     /// nodes whose target gained an install (`deploy`, with a signed artifact URL).
-    fn retarget(&self, only: Option<&[crate::model::NodeId]>) -> usize {
-        let entries = match only {
-            None => self.inner.fleet.snapshot(),
-            Some(ids) => ids
+    fn retarget(&self, affected: Affected<'_>) -> usize {
+        let nodes: Vec<crate::model::Node> = match affected {
+            Affected::All => self.inner.fleet.nodes_where(|_| true),
+            Affected::Nodes(ids) => ids
                 .iter()
-                .filter_map(|id| self.inner.fleet.get(*id))
+                .filter_map(|id| self.inner.fleet.get(*id).map(|e| e.node.value))
                 .collect(),
+            Affected::SelectedBy(d) => self
+                .inner
+                .fleet
+                .nodes_where(|n| crate::desired::selects(d, n)),
+            Affected::Running(functions) => {
+                let ids = self.inner.targets.nodes_with_functions(functions);
+                self.inner.fleet.nodes_where(|n| ids.contains(&n.id))
+            }
         };
         let catalog = self.inner.catalog.catalog();
-        let (changed, gained) = self.inner.targets.recompute(
-            entries.iter().map(|e| &e.node.value),
-            &catalog,
-            self.inner.notifier.as_ref(),
-        );
+        let (changed, gained) =
+            self.inner
+                .targets
+                .recompute(nodes.iter(), &catalog, self.inner.notifier.as_ref());
         if !gained.is_empty()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
@@ -298,6 +305,20 @@ impl EdgeSync {
             });
         }
     }
+}
+
+/// Which nodes a change can affect: only they get their targets recomputed, so a deploy
+/// touching k nodes costs O(k) target computations (plus a cheap selector scan).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Affected<'a> {
+    /// Every node (schema changes, cache reloads, startup).
+    All,
+    /// These nodes (registration, a node's own changes).
+    Nodes(&'a [crate::model::NodeId]),
+    /// The nodes a deployment selects.
+    SelectedBy(&'a crate::model::Deployment),
+    /// The nodes whose target runs one of these functions (route changes).
+    Running(&'a [crate::model::FunctionId]),
 }
 
 /// Readiness of the dependencies, for `/ready`.

@@ -119,7 +119,7 @@ impl EdgeSync {
             },
             state,
         );
-        self.retarget(Some(&[node.id]));
+        self.retarget(super::Affected::Nodes(&[node.id]));
         let (token, token_expires_at) =
             self.inner
                 .tokens
@@ -344,7 +344,7 @@ impl EdgeSync {
                         revision,
                         value: node,
                     });
-                    self.retarget(Some(&[node_id]));
+                    self.retarget(super::Affected::Nodes(&[node_id]));
                     tracing::info!(%node_id, ?update, "node updated");
                     return self.get_node(node_id);
                 }

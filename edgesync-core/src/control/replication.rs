@@ -178,7 +178,7 @@ impl EdgeSync {
         self.inner
             .commands
             .replace_with(OpenCommands::load(store).await?);
-        let changed = self.retarget(None);
+        let changed = self.retarget(super::Affected::All);
         tracing::debug!(
             nodes_retargeted = changed,
             "caches reloaded after another replica's change"

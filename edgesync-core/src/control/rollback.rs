@@ -146,7 +146,7 @@ impl EdgeSync {
                             .catalog
                             .put_deployment(d, Some((f.name.clone(), target.clone())));
                     }
-                    let changed = self.retarget(None);
+                    let changed = self.retarget(super::Affected::All);
                     tracing::info!(
                         function_id = %id, name = %f.name, from = ?entry.from_versions,
                         to = target.version, deployments = entry.deployments.len(), by,

@@ -319,8 +319,8 @@ impl EdgeSync {
             {
                 Ok(_) => {
                     tracing::info!(deployment_id = %id, status = d.status.as_str(), reason = ?d.status_reason, "deployment status changed");
-                    self.inner.catalog.put_deployment(d, None);
-                    self.retarget(None);
+                    self.inner.catalog.put_deployment(d.clone(), None);
+                    self.retarget(super::Affected::SelectedBy(&d));
                     return self.deployment(id);
                 }
                 Err(e) if e.code() == ErrorCode::RevisionConflict => continue,
@@ -572,8 +572,8 @@ impl EdgeSync {
         } else if d.rollout.released != before.rollout.released {
             tracing::info!(deployment_id = %d.id, released = d.rollout.released, batches = d.rollout.batches.len(), "rollout batch released");
         }
-        self.inner.catalog.put_deployment(d, None);
-        self.retarget(None);
+        self.inner.catalog.put_deployment(d.clone(), None);
+        self.retarget(super::Affected::SelectedBy(&d));
         Ok(true)
     }
 }

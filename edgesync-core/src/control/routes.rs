@@ -67,7 +67,7 @@ impl EdgeSync {
         self.commit_control(&[Write::create(Record::Route(route.clone()))])
             .await?;
         self.inner.catalog.put_route(route.clone());
-        self.retarget(None);
+        self.retarget(super::Affected::Running(&[route.function_id]));
         tracing::info!(route_id = %route.id, %pattern, function_id = %route.function_id, "route created");
         Ok(route)
     }
@@ -94,22 +94,25 @@ impl EdgeSync {
         self.commit_control(&[Write::update(Record::Route(route.clone()), stored.revision)])
             .await?;
         self.inner.catalog.put_route(route.clone());
-        self.retarget(None);
+        self.retarget(super::Affected::Running(&[
+            old.function_id,
+            route.function_id,
+        ]));
         Ok(route)
     }
 
     /// Deletes a route.
     pub async fn delete_route(&self, id: RouteId) -> Result<()> {
-        if self.inner.catalog.route(id).is_none() {
+        let Some(old) = self.inner.catalog.route(id) else {
             return Err(route_not_found(id));
-        }
+        };
         self.commit_control(&[Write::Delete {
             key: RecordKey::Route { id },
             expect: Expect::Any,
         }])
         .await?;
         self.inner.catalog.remove_route(id);
-        self.retarget(None);
+        self.retarget(super::Affected::Running(&[old.function_id]));
         Ok(())
     }
 

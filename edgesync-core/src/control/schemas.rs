@@ -61,7 +61,7 @@ impl EdgeSync {
             Err(e) => return Err(e),
         }
         self.inner.catalog.put_migration(migration.clone());
-        let changed = self.retarget(None);
+        let changed = self.retarget(super::Affected::All);
         tracing::info!(version = migration.version, name = %migration.name, nodes_retargeted = changed, "schema migration registered");
         Ok((migration, true))
     }

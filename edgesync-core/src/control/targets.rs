@@ -8,7 +8,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use crate::desired::{Catalog, NodeTarget, target_for};
+use crate::desired::{Catalog, NodeTarget};
 use crate::model::{InstallFunction, Node, NodeId, NodeLifecycle};
 use crate::notify::{Notification, Notifier};
 
@@ -68,16 +68,17 @@ impl Targets {
         catalog: &Catalog,
         notifier: &dyn Notifier,
     ) -> (Vec<NodeId>, Vec<(NodeId, InstallFunction)>) {
-        let computed: Vec<(NodeId, NodeTarget, bool)> = nodes
-            .into_iter()
-            .map(|n| {
-                (
-                    n.id,
-                    target_for(n, catalog),
-                    n.lifecycle == NodeLifecycle::Draining,
-                )
-            })
+        let nodes: Vec<&Node> = nodes.into_iter().collect();
+        let draining: std::collections::HashSet<NodeId> = nodes
+            .iter()
+            .filter(|n| n.lifecycle == NodeLifecycle::Draining)
+            .map(|n| n.id)
             .collect();
+        let computed: Vec<(NodeId, Arc<NodeTarget>, bool)> =
+            crate::desired::targets_for(nodes, catalog)
+                .into_iter()
+                .map(|(id, t)| (id, t, draining.contains(&id)))
+                .collect();
         let mut changed = Vec::new();
         let mut gained = Vec::new();
         let mut map = self.nodes.write().unwrap_or_else(PoisonError::into_inner);
@@ -103,7 +104,7 @@ impl Targets {
             }
             match map.get_mut(&id) {
                 Some(entry) => {
-                    entry.target = Arc::new(target);
+                    entry.target = target;
                     entry.draining = draining;
                     if *entry.revision.borrow() != revision {
                         entry.revision.send_replace(revision.clone());
@@ -115,7 +116,7 @@ impl Targets {
                     map.insert(
                         id,
                         Entry {
-                            target: Arc::new(target),
+                            target,
                             draining,
                             revision: tx,
                         },
@@ -136,6 +137,20 @@ impl Targets {
             }
         }
         (changed, gained)
+    }
+
+    /// Every node whose target runs one of `functions`.
+    pub(super) fn nodes_with_functions(
+        &self,
+        functions: &[crate::model::FunctionId],
+    ) -> std::collections::HashSet<NodeId> {
+        self.nodes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, e)| functions.iter().any(|f| e.target.functions.contains_key(f)))
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Every node whose target names `deployment` for some function.
