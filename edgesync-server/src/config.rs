@@ -208,6 +208,11 @@ pub struct ServeArgs {
     #[arg(long, env = "EDGESYNC_QUOTA_MAX_CONCURRENCY", default_value_t = 10_000)]
     pub quota_max_concurrency: u32,
 
+    /// Serve `GET /bench/hello`, a trivial route the fleet simulator measures the server
+    /// against (benchmarks only).
+    #[arg(long, env = "EDGESYNC_BENCH_ROUTES")]
+    pub bench_routes: bool,
+
     /// How long telemetry is kept, in seconds.
     #[arg(long, env = "EDGESYNC_TELEMETRY_RETENTION_S", default_value_t = 7 * 86_400)]
     pub telemetry_retention_s: u64,
@@ -246,6 +251,7 @@ impl ServeArgs {
             quota_max_execution_ms: 300_000,
             quota_max_concurrency: 10_000,
             telemetry_retention_s: 7 * 86_400,
+            bench_routes: false,
             log_format: LogFormat::Pretty,
         }
     }
@@ -275,6 +281,7 @@ impl ServeArgs {
             max_concurrent_uploads: self.max_concurrent_uploads,
             request_timeout: (self.request_timeout_s > 0)
                 .then(|| Duration::from_secs(self.request_timeout_s)),
+            bench_routes: self.bench_routes,
         }
     }
 

@@ -34,6 +34,8 @@ pub struct HttpLimits {
     pub max_concurrent_uploads: usize,
     /// How long a request may take (uploads and long polls excepted); `None`: no limit.
     pub request_timeout: Option<std::time::Duration>,
+    /// Serve `GET /bench/hello`: a trivial route benchmarks measure the server against.
+    pub bench_routes: bool,
 }
 
 impl Default for HttpLimits {
@@ -44,6 +46,7 @@ impl Default for HttpLimits {
             rate_limit_burst: 200,
             max_concurrent_uploads: 4,
             request_timeout: Some(std::time::Duration::from_secs(30)),
+            bench_routes: false,
         }
     }
 }
@@ -82,6 +85,16 @@ pub fn app_with_metrics(
             }),
         )
         .nest("/docs", docs)
+        .at(
+            "/bench/hello",
+            make_sync(move |_| {
+                if limits.bench_routes {
+                    "hello".into_response()
+                } else {
+                    poem::http::StatusCode::NOT_FOUND.into_response()
+                }
+            }),
+        )
         .at("/metrics", {
             let edgesync = edgesync.clone();
             let metrics = metrics.clone();
