@@ -158,8 +158,8 @@ async fn nodes() {
                 Some(got.revision),
             )
             .await,
-        409,
-        "revision_conflict",
+        412,
+        "precondition_failed",
     );
     let drained = client
         .update_node(

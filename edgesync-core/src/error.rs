@@ -34,6 +34,8 @@ pub enum ErrorKind {
     UnsupportedMediaType,
     /// The path exists, but not with this method.
     MethodNotAllowed,
+    /// A conditional request's precondition (`If-Match`) does not hold.
+    PreconditionFailed,
     /// A bug or an unexpected state; logged with details.
     Internal,
 }
@@ -127,6 +129,9 @@ error_codes! {
     AlreadyExists => ("already_exists", AlreadyExists, false),
     /// The record changed since it was read; read it again and retry.
     RevisionConflict => ("revision_conflict", Conflict, true),
+    /// The record is no longer at the revision the request named in `If-Match`; read it again
+    /// and decide (repeating the same request fails the same way).
+    PreconditionFailed => ("precondition_failed", PreconditionFailed, false),
     /// A unique value (name, key) is already held by another record.
     UniqueViolation => ("unique_violation", AlreadyExists, false),
     /// A live deployment uses this function version; stop the deployment first.

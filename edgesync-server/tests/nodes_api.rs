@@ -319,8 +319,8 @@ async fn operators_relabel_drain_and_decommission() {
     assert_eq!(node["revision"], 2);
     assert_problem(
         patch(json!({"labels": {}}), Some("1")).await,
-        409,
-        "revision_conflict",
+        412,
+        "precondition_failed",
     )
     .await;
     assert_problem(

@@ -303,7 +303,7 @@ impl EdgeSync {
                 && expected != current.revision
             {
                 return Err(Error::new(
-                    ErrorCode::RevisionConflict,
+                    ErrorCode::PreconditionFailed,
                     format!(
                         "the node is at revision {}, the update expected {expected}",
                         current.revision
@@ -348,9 +348,13 @@ impl EdgeSync {
                     tracing::info!(%node_id, ?update, "node updated");
                     return self.get_node(node_id);
                 }
-                Err(e)
-                    if e.code() == ErrorCode::RevisionConflict && expected_revision.is_none() =>
-                {
+                Err(e) if e.code() == ErrorCode::RevisionConflict => {
+                    if expected_revision.is_some() {
+                        return Err(Error::new(
+                            ErrorCode::PreconditionFailed,
+                            "the node changed after the revision named in If-Match",
+                        ));
+                    }
                     continue;
                 }
                 Err(e) => return Err(e),

@@ -28,6 +28,9 @@ pub enum ApiError {
     /// Conflicts with the current state.
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
+    /// The `If-Match` precondition does not hold.
+    #[oai(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Json<Problem>),
     /// The body is too large.
     #[oai(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Json<Problem>),
@@ -56,6 +59,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         ErrorKind::AlreadyExists | ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -97,6 +101,7 @@ impl From<Error> for ApiError {
             ErrorKind::PermissionDenied => ApiError::Forbidden(body),
             ErrorKind::NotFound => ApiError::NotFound(body),
             ErrorKind::AlreadyExists | ErrorKind::Conflict => ApiError::Conflict(body),
+            ErrorKind::PreconditionFailed => ApiError::PreconditionFailed(body),
             ErrorKind::PayloadTooLarge => ApiError::PayloadTooLarge(body),
             ErrorKind::UnsupportedMediaType => ApiError::UnsupportedMediaType(body),
             ErrorKind::RateLimited => ApiError::TooManyRequests(body),

@@ -207,7 +207,7 @@ impl NodesApi {
     ///
     /// Replaces labels and/or sets the lifecycle (`draining` cordons, `decommissioned` retires
     /// the node for good and revokes its tokens). With `If-Match: <revision>` the change only
-    /// applies to that revision (409 otherwise).
+    /// applies to that revision (412 `precondition_failed` otherwise).
     #[oai(path = "/:id", method = "patch", operation_id = "update_node")]
     async fn update(
         &self,
