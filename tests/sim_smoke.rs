@@ -10,16 +10,43 @@ fn the_simulator_runs_and_reports_ratios() {
     let sim = edgesync_e2e::binary("edgesync-sim");
     let server = edgesync_e2e::binary("edgesync");
     let out = Command::new(sim)
-        .args(["--spawn", "--nodes", "40", "--duration", "1", "--concurrency", "8", "--converge-nodes", "20"])
+        .args([
+            "--spawn",
+            "--nodes",
+            "40",
+            "--duration",
+            "1",
+            "--concurrency",
+            "8",
+            "--converge-nodes",
+            "20",
+        ])
         .arg("--edgesync-bin")
         .arg(server)
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{report}\n{}", String::from_utf8_lossy(&out.stderr));
-    for needle in ["baseline GET /bench/hello", "authenticated heartbeats", "sync polls answered 304", "sync polls returning a plan", "convergence after a deploy", "× baseline"] {
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "baseline GET /bench/hello",
+        "authenticated heartbeats",
+        "sync polls answered 304",
+        "sync polls returning a plan",
+        "convergence after a deploy",
+        "× baseline",
+    ] {
         assert!(report.contains(needle), "missing {needle:?} in:\n{report}");
     }
-    let reads = report.lines().find(|l| l.contains("store calls during the 304 phase")).unwrap();
-    assert!(reads.trim_end().ends_with(" 0"), "304s touched the store: {reads}");
+    let reads = report
+        .lines()
+        .find(|l| l.contains("store calls during the 304 phase"))
+        .unwrap();
+    assert!(
+        reads.trim_end().ends_with(" 0"),
+        "304s touched the store: {reads}"
+    );
 }

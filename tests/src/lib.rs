@@ -3,10 +3,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::HashSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+mod agent;
+mod control;
+
+pub use agent::AgentProcess;
+pub use control::{deploy, example_wasm, metadata, operator, route, upload};
 
 /// Path of a workspace binary, building it if it is missing (`cargo test --workspace` builds it
 /// before tests run).
@@ -23,6 +31,27 @@ pub fn binary(name: &str) -> PathBuf {
         assert!(status.success(), "could not build {name}");
     }
     path
+}
+
+/// Path of binary `name` of workspace package `package`, built (once per test process, so it
+/// is never stale) with `cargo build -p <package> --bin <name>`.
+pub fn package_binary(package: &str, name: &str) -> PathBuf {
+    static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let built = built.get_or_insert_with(HashSet::new);
+    if !built.contains(name) {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", package, "--bin", name])
+            .status()
+            .unwrap();
+        assert!(status.success(), "could not build {name}");
+        built.insert(name.to_owned());
+    }
+    dir.join(name)
 }
 
 /// A free loopback port.
@@ -46,9 +75,13 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the server on `data_dir` and waits until `/ready` answers 200.
     pub async fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> Self {
-        let port = free_port();
+        Self::start_on_port(data_dir, free_port(), extra_env).await
+    }
+
+    /// [`start`](Self::start) on a given port (to restart a server where its nodes expect it).
+    pub async fn start_on_port(data_dir: &Path, port: u16, extra_env: &[(&str, &str)]) -> Self {
         let url = format!("http://127.0.0.1:{port}");
-        let mut cmd = Command::new(binary("edgesync"));
+        let mut cmd = Command::new(package_binary("edgesync-server", "edgesync"));
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
@@ -82,6 +115,11 @@ impl ServerProcess {
             assert!(Instant::now() < deadline, "the server did not become ready");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
     }
 
     /// The admin key written on first start.

@@ -1,4 +1,4 @@
-//! `/api/v1/deployments`: create, list, read, stop.
+//! `/api/v1/deployments`: create, list, read, pause, resume, abort, stop.
 
 use edgesync_wire::{CreateDeploymentRequest, DeploymentInfo, DeploymentList};
 use uuid::Uuid;
@@ -32,6 +32,29 @@ impl Client {
     /// `DELETE /api/v1/deployments/{id}`: stops (aborts) it; answers it, now `aborted`.
     pub async fn delete_deployment(&self, id: Uuid) -> Result<DeploymentInfo> {
         self.json(Call::delete(format!("/api/v1/deployments/{id}")))
+            .await
+    }
+
+    /// `POST /api/v1/deployments/{id}/pause`: released nodes keep the version; no further
+    /// batch is released until it is resumed. Pausing a paused rollout changes nothing, so the
+    /// request is retried.
+    pub async fn pause_deployment(&self, id: Uuid) -> Result<DeploymentInfo> {
+        self.json(Call::post(format!("/api/v1/deployments/{id}/pause")).idempotent())
+            .await
+    }
+
+    /// `POST /api/v1/deployments/{id}/resume`: a paused or halted rollout goes on (the
+    /// current batch gets a fresh timeout). Resuming a running rollout changes nothing, so the
+    /// request is retried.
+    pub async fn resume_deployment(&self, id: Uuid) -> Result<DeploymentInfo> {
+        self.json(Call::post(format!("/api/v1/deployments/{id}/resume")).idempotent())
+            .await
+    }
+
+    /// `POST /api/v1/deployments/{id}/abort`: same as
+    /// [`delete_deployment`](Self::delete_deployment); answers it, now `aborted`.
+    pub async fn abort_deployment(&self, id: Uuid) -> Result<DeploymentInfo> {
+        self.json(Call::post(format!("/api/v1/deployments/{id}/abort")).idempotent())
             .await
     }
 }
