@@ -7,8 +7,8 @@ use std::process::Command;
 
 #[test]
 fn the_simulator_runs_and_reports_ratios() {
-    let sim = edgesync_e2e::binary("edgesync-sim");
-    let server = edgesync_e2e::binary("edgesync");
+    let sim = edgesync_e2e::package_binary("edgesync-sim", "edgesync-sim");
+    let server = edgesync_e2e::package_binary("edgesync-server", "edgesync");
     let out = Command::new(sim)
         .args([
             "--spawn",
@@ -37,6 +37,10 @@ fn the_simulator_runs_and_reports_ratios() {
         "sync polls answered 304",
         "sync polls returning a plan",
         "convergence after a deploy",
+        "telemetry batches",
+        "sync cycles (plan + durable ack)",
+        "steady fleet",
+        "cold restart after SIGKILL",
         "× baseline",
     ] {
         assert!(report.contains(needle), "missing {needle:?} in:\n{report}");
@@ -49,4 +53,12 @@ fn the_simulator_runs_and_reports_ratios() {
         reads.trim_end().ends_with(" 0"),
         "304s touched the store: {reads}"
     );
+    let durable = report
+        .lines()
+        .find(|l| l.contains("heartbeat 1.2 s before the kill"))
+        .unwrap();
+    assert!(durable.contains("survived"), "{durable}");
+    for l in report.lines().filter(|l| l.contains("errors")) {
+        assert!(l.contains("errors 0"), "a phase had errors: {l}\n{report}");
+    }
 }

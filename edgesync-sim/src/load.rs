@@ -1,6 +1,8 @@
-//! A closed-loop load driver: a fixed number of workers, each running operations back to back,
-//! with a live progress line. Scales to 100k simulated nodes with a few hundred connections:
-//! workers pick nodes round-robin; no task per node.
+//! The load driver: a fixed number of workers with a live progress line. Closed loop (each
+//! worker runs operations back to back: the most the server can do) or paced (operations start
+//! on a schedule, like a fleet whose nodes heartbeat every few seconds; latency then counts from
+//! the scheduled start, so a server falling behind shows in it). Scales to 100k simulated nodes
+//! with a few hundred connections: workers pick nodes round-robin; no task per node.
 
 use std::future::Future;
 use std::io::Write;
@@ -10,9 +12,25 @@ use std::time::{Duration, Instant};
 
 use crate::stats::Stats;
 
-/// Runs `op(i)` for i = 0, 1, 2 … on `workers` workers until `until` says stop (time or count);
-/// an op returns whether it succeeded.
+/// Runs `op(i)` for i = 0, 1, 2 … back to back on `workers` workers until `stop`; an op
+/// returns whether it succeeded.
 pub(crate) async fn run<F, Fut>(label: &str, workers: usize, stop: Stop, op: F) -> Stats
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    run_paced(label, workers, stop, None, op).await
+}
+
+/// [`run`], but with `per_second` set op `i` starts no earlier than `i / per_second` seconds
+/// after the start, and its latency counts from then.
+pub(crate) async fn run_paced<F, Fut>(
+    label: &str,
+    workers: usize,
+    stop: Stop,
+    per_second: Option<f64>,
+    op: F,
+) -> Stats
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = bool> + Send,
@@ -50,7 +68,18 @@ where
                 if stop.reached(i, start) {
                     break;
                 }
-                let t = Instant::now();
+                let t = match per_second {
+                    Some(rate) => {
+                        let offset = Duration::from_secs_f64(i as f64 / rate);
+                        if stop.deadline().is_some_and(|d| offset >= d) {
+                            break;
+                        }
+                        let due = start + offset;
+                        tokio::time::sleep_until(due.into()).await;
+                        due
+                    }
+                    None => Instant::now(),
+                };
                 if op(i).await {
                     stats.ok += 1;
                     stats
@@ -88,13 +117,24 @@ pub(crate) enum Stop {
     After(Duration),
     /// After this many operations.
     Count(u64),
+    /// After this many operations or this long, whichever comes first.
+    CountOrAfter(u64, Duration),
 }
 
 impl Stop {
+    /// How long the phase may run, if it is time-limited.
+    fn deadline(self) -> Option<Duration> {
+        match self {
+            Stop::After(d) | Stop::CountOrAfter(_, d) => Some(d),
+            Stop::Count(_) => None,
+        }
+    }
+
     fn reached(self, i: u64, start: Instant) -> bool {
         match self {
             Stop::After(d) => start.elapsed() >= d,
             Stop::Count(n) => i >= n,
+            Stop::CountOrAfter(n, d) => i >= n || start.elapsed() >= d,
         }
     }
 }

@@ -51,6 +51,31 @@ struct Args {
     /// Nodes holding long polls in the convergence phase.
     #[arg(long, default_value_t = 1000)]
     converge_nodes: usize,
+    /// Steady-fleet phase: seconds between one node's heartbeats.
+    #[arg(long, default_value_t = 10.0)]
+    heartbeat_every: f64,
+    /// Steady-fleet phase: seconds between one node's conditional sync polls.
+    #[arg(long, default_value_t = 30.0)]
+    poll_every: f64,
+    /// Steady-fleet phase: seconds between one node's telemetry batches.
+    #[arg(long, default_value_t = 60.0)]
+    telemetry_every: f64,
+    /// Skip the cold-restart phase (it runs only with --spawn).
+    #[arg(long)]
+    no_restart: bool,
+}
+
+/// A paced stream: what it achieved against what was offered, and its latency.
+fn paced_line(name: &str, (s, offered): &(Stats, f64)) {
+    println!(
+        "{name:<34} {:>9.0}/s of {:>7.0}/s offered   p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  errors {}",
+        s.rate(),
+        offered,
+        s.quantile_ms(0.5),
+        s.quantile_ms(0.99),
+        s.quantile_ms(1.0),
+        s.errors,
+    );
 }
 
 fn line(name: &str, s: &Stats, baseline: f64, target: &str) {
@@ -68,7 +93,7 @@ fn line(name: &str, s: &Stats, baseline: f64, target: &str) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let server = if args.spawn {
+    let mut server = if args.spawn {
         let bin = match &args.edgesync_bin {
             Some(b) => b.clone(),
             None => std::env::current_exe()?.with_file_name("edgesync"),
@@ -91,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
     let register = phases::register(&ctx, workers, args.nodes).await?;
     let rss_after = server.rss_bytes();
     let heartbeats = phases::heartbeats(&ctx, workers, duration).await;
+    let telemetry = phases::telemetry_pushes(&ctx, workers, duration).await;
     phases::deploy(&ctx, "sim-hello", 1, 0).await?;
     let plans = phases::plan_polls(&ctx, workers, Stop::After(duration)).await;
     // Every node learns its revision (a plan poll each) before the 304 phase.
@@ -100,6 +126,19 @@ async fn main() -> anyhow::Result<()> {
     let calls_after = phases::store_calls(&ctx).await?;
     let converge_n = args.converge_nodes.min(args.nodes as usize);
     let converged = phases::convergence(&ctx, converge_n).await?;
+    let cycles = phases::sync_cycles(&ctx, workers, duration).await;
+    let cadence = phases::Cadence {
+        heartbeat_s: args.heartbeat_every,
+        poll_s: args.poll_every,
+        telemetry_s: args.telemetry_every,
+    };
+    let steady = phases::steady_fleet(&ctx, workers, duration, cadence).await;
+    let restart = if args.no_restart {
+        None
+    } else {
+        phases::restart(&ctx, &mut server).await?
+    };
+    let rss_restarted = restart.as_ref().and_then(|_| server.rss_bytes());
 
     println!(
         "\nedgesync-sim report — {} nodes, {workers} connections, {} s phases",
@@ -115,6 +154,12 @@ async fn main() -> anyhow::Result<()> {
         &heartbeats,
         baseline,
         "target ≥ 0.70×",
+    );
+    line(
+        &format!("telemetry batches ({} samples)", phases::TELEMETRY_SAMPLES),
+        &telemetry,
+        baseline,
+        "",
     );
     line(
         "sync polls answered 304",
@@ -145,6 +190,32 @@ async fn main() -> anyhow::Result<()> {
             at(1.0),
         );
     }
+    line("sync cycles (plan + durable ack)", &cycles, baseline, "");
+    println!(
+        "steady fleet: every node heartbeats every {} s, polls every {} s, sends telemetry every {} s",
+        args.heartbeat_every, args.poll_every, args.telemetry_every
+    );
+    paced_line("  heartbeats", &steady.heartbeats);
+    paced_line("  conditional polls", &steady.polls);
+    paced_line("  telemetry batches", &steady.telemetry);
+    if let Some(r) = &restart {
+        println!(
+            "{:<34} ready in {:.2} s, serving polls in {:.2} s with {} nodes   target: serving ≤ 10 s",
+            "cold restart after SIGKILL",
+            r.ready.as_secs_f64(),
+            r.serving.as_secs_f64(),
+            args.nodes,
+        );
+        println!(
+            "{:<34} {}",
+            "  heartbeat 1.2 s before the kill",
+            if r.heartbeat_durable {
+                "survived (durable within 1 s)"
+            } else {
+                "LOST"
+            }
+        );
+    }
     if let (Some(before), Some(after)) = (rss_before, rss_after) {
         let per_node = after.saturating_sub(before) as f64 / args.nodes.max(1) as f64;
         println!(
@@ -154,6 +225,15 @@ async fn main() -> anyhow::Result<()> {
             after.saturating_sub(before) as f64 / 1048576.0,
             args.nodes
         );
+        if let Some(restarted) = rss_restarted {
+            println!(
+                "{:<34} {:.0} bytes per node (RSS {:.1} MiB; an empty server measured {:.1} MiB)",
+                "  … after the cold restart",
+                restarted.saturating_sub(before) as f64 / args.nodes.max(1) as f64,
+                restarted as f64 / 1048576.0,
+                before as f64 / 1048576.0,
+            );
+        }
     }
     if let Some(dir) = server.data_dir() {
         eprintln!(

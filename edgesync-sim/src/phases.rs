@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
-use crate::load::{Stop, run};
+use crate::load::{Stop, run, run_paced};
 use crate::server::Server;
 use crate::stats::Stats;
 
@@ -144,30 +144,275 @@ async fn node(ctx: &Ctx, i: u64) -> Option<Arc<SimNode>> {
     Some(nodes[(i as usize) % nodes.len()].clone())
 }
 
+/// Sends a request and reads the whole answer; whether it was a success.
+async fn succeeds(req: reqwest::RequestBuilder) -> bool {
+    match req.send().await {
+        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// One heartbeat of node `n`.
+async fn heartbeat(c: &Ctx, n: &SimNode) -> bool {
+    let body = json!({"resources": {"cpu_percent": 3.5, "memory_bytes": 104857600}});
+    succeeds(
+        c.http
+            .post(format!("{}/api/v1/nodes/{}/heartbeat", c.url, n.id))
+            .bearer_auth(&n.token)
+            .json(&body),
+    )
+    .await
+}
+
+/// One telemetry batch of node `n`: `TELEMETRY_SAMPLES` samples of the last second.
+async fn telemetry(c: &Ctx, n: &SimNode, now: &str) -> bool {
+    let points: Vec<Value> = (0..TELEMETRY_SAMPLES)
+        .map(|k| {
+            let metric = ["invocations", "errors", "latency_ms", "memory_bytes"][k % 4];
+            json!({
+                "metric": metric,
+                "value": k as f64,
+                "labels": {"function": format!("f{}", k % 5)},
+                "ts": now,
+            })
+        })
+        .collect();
+    succeeds(
+        c.http
+            .post(format!("{}/api/v1/nodes/{}/telemetry", c.url, n.id))
+            .bearer_auth(&n.token)
+            .json(&json!({"points": points})),
+    )
+    .await
+}
+
+/// One conditional sync poll of node `n` (`If-None-Match` with the revision it knows): answered
+/// 304 while its target stays put. Only a 304 counts unless `accept_plan`, in which case a plan
+/// counts too and teaches the node its new revision, as a real node would.
+async fn conditional_poll(c: &Ctx, n: &SimNode, accept_plan: bool) -> bool {
+    let mut req = c
+        .http
+        .get(format!("{}/api/v1/nodes/{}/sync", c.url, n.id))
+        .bearer_auth(&n.token);
+    if let Some(rev) = n.revision.read().await.clone() {
+        req = req.header("If-None-Match", format!("\"{rev}\""));
+    }
+    let Ok(r) = req.send().await else {
+        return false;
+    };
+    if r.status() == reqwest::StatusCode::NOT_MODIFIED {
+        return true;
+    }
+    if !accept_plan || !r.status().is_success() {
+        return false;
+    }
+    let etag = etag(&r);
+    let ok = r.bytes().await.is_ok();
+    if let Some(e) = etag {
+        *n.revision.write().await = Some(e);
+    }
+    ok
+}
+
+/// The revision in a sync answer's `ETag`.
+fn etag(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim_matches('"').to_owned())
+}
+
+/// Samples per simulated telemetry batch.
+pub(crate) const TELEMETRY_SAMPLES: usize = 20;
+
+/// Now, as RFC 3339 (telemetry timestamps).
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Authenticated heartbeats, round-robin over the fleet.
 pub(crate) async fn heartbeats(ctx: &Arc<Ctx>, workers: usize, duration: Duration) -> Stats {
     let c = ctx.clone();
     run("heartbeats", workers, Stop::After(duration), move |i| {
         let c = c.clone();
         async move {
-            let Some(n) = node(&c, i).await else {
-                return false;
-            };
-            let body = json!({"resources": {"cpu_percent": 3.5, "memory_bytes": 104857600}});
-            match c
-                .http
-                .post(format!("{}/api/v1/nodes/{}/heartbeat", c.url, n.id))
-                .bearer_auth(&n.token)
-                .json(&body)
-                .send()
-                .await
-            {
-                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                Err(_) => false,
+            match node(&c, i).await {
+                Some(n) => heartbeat(&c, &n).await,
+                None => false,
             }
         }
     })
     .await
+}
+
+/// Telemetry batches (`TELEMETRY_SAMPLES` samples each), round-robin over the fleet.
+pub(crate) async fn telemetry_pushes(ctx: &Arc<Ctx>, workers: usize, duration: Duration) -> Stats {
+    let c = ctx.clone();
+    let now: Arc<str> = now_rfc3339().into();
+    run("telemetry", workers, Stop::After(duration), move |i| {
+        let c = c.clone();
+        let now = now.clone();
+        async move {
+            match node(&c, i).await {
+                Some(n) => telemetry(&c, &n, &now).await,
+                None => false,
+            }
+        }
+    })
+    .await
+}
+
+/// Full sync cycles: a plan poll, then an ack reporting every action applied (a durable
+/// write). Each node acknowledges at most once per target, so the phase ends after one pass
+/// over the fleet or `duration`, whichever comes first.
+pub(crate) async fn sync_cycles(ctx: &Arc<Ctx>, workers: usize, duration: Duration) -> Stats {
+    let c = ctx.clone();
+    let n = c.nodes.read().await.len() as u64;
+    run(
+        "sync cycles (plan + ack)",
+        workers,
+        Stop::CountOrAfter(n, duration),
+        move |i| {
+            let c = c.clone();
+            async move {
+                let Some(n) = node(&c, i).await else {
+                    return false;
+                };
+                let Ok(r) = c
+                    .http
+                    .get(format!("{}/api/v1/nodes/{}/sync", c.url, n.id))
+                    .bearer_auth(&n.token)
+                    .send()
+                    .await
+                else {
+                    return false;
+                };
+                if let Some(e) = etag(&r) {
+                    *n.revision.write().await = Some(e);
+                }
+                let Ok(plan) = r.json::<Value>().await else {
+                    return false;
+                };
+                let results: Vec<Value> = plan["actions"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|a| json!({"action_id": a["id"], "status": "succeeded"}))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if results.is_empty() {
+                    return false;
+                }
+                succeeds(
+                    c.http
+                        .post(format!("{}/api/v1/nodes/{}/sync/ack", c.url, n.id))
+                        .bearer_auth(&n.token)
+                        .json(&json!({"plan_id": plan["plan_id"], "results": results})),
+                )
+                .await
+            }
+        },
+    )
+    .await
+}
+
+/// How often each simulated node does each thing in [`steady_fleet`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cadence {
+    /// Seconds between a node's heartbeats.
+    pub(crate) heartbeat_s: f64,
+    /// Seconds between a node's conditional sync polls.
+    pub(crate) poll_s: f64,
+    /// Seconds between a node's telemetry batches.
+    pub(crate) telemetry_s: f64,
+}
+
+/// What [`steady_fleet`] measured: each stream with its offered rate.
+pub(crate) struct Steady {
+    /// Heartbeats and their offered rate per second.
+    pub(crate) heartbeats: (Stats, f64),
+    /// Conditional polls.
+    pub(crate) polls: (Stats, f64),
+    /// Telemetry batches.
+    pub(crate) telemetry: (Stats, f64),
+}
+
+/// The whole fleet at its configured cadence at once: heartbeats, conditional polls and
+/// telemetry, each paced to `nodes / interval` per second. Latency counts from each operation's
+/// scheduled start, so a server that cannot keep up shows it.
+pub(crate) async fn steady_fleet(
+    ctx: &Arc<Ctx>,
+    workers: usize,
+    duration: Duration,
+    cadence: Cadence,
+) -> Steady {
+    let n = ctx.nodes.read().await.len() as f64;
+    let rates = [
+        n / cadence.heartbeat_s,
+        n / cadence.poll_s,
+        n / cadence.telemetry_s,
+    ];
+    let total: f64 = rates.iter().sum();
+    let share = |r: f64| ((workers as f64 * r / total.max(1e-9)).ceil() as usize).max(1);
+    let now: Arc<str> = now_rfc3339().into();
+    let (c1, c2, c3) = (ctx.clone(), ctx.clone(), ctx.clone());
+    let stop = Stop::After(duration);
+    let (hb, polls, tel) = tokio::join!(
+        run_paced(
+            "fleet: heartbeats",
+            share(rates[0]),
+            stop,
+            Some(rates[0]),
+            move |i| {
+                let c = c1.clone();
+                async move {
+                    match node(&c, i).await {
+                        Some(n) => heartbeat(&c, &n).await,
+                        None => false,
+                    }
+                }
+            }
+        ),
+        run_paced(
+            "fleet: polls",
+            share(rates[1]),
+            stop,
+            Some(rates[1]),
+            move |i| {
+                let c = c2.clone();
+                async move {
+                    match node(&c, i).await {
+                        Some(n) => conditional_poll(&c, &n, true).await,
+                        None => false,
+                    }
+                }
+            }
+        ),
+        run_paced(
+            "fleet: telemetry",
+            share(rates[2]),
+            stop,
+            Some(rates[2]),
+            move |i| {
+                let c = c3.clone();
+                let now = now.clone();
+                async move {
+                    match node(&c, i).await {
+                        Some(n) => telemetry(&c, &n, &now).await,
+                        None => false,
+                    }
+                }
+            }
+        ),
+    );
+    Steady {
+        heartbeats: (hb, rates[0]),
+        polls: (polls, rates[1]),
+        telemetry: (tel, rates[2]),
+    }
 }
 
 /// Sync polls that return a plan (no `If-None-Match`); records each node's revision.
@@ -188,11 +433,7 @@ pub(crate) async fn plan_polls(ctx: &Arc<Ctx>, workers: usize, stop: Stop) -> St
             else {
                 return false;
             };
-            let etag = r
-                .headers()
-                .get("etag")
-                .and_then(|v| v.to_str().ok())
-                .map(|s| s.trim_matches('"').to_owned());
+            let etag = etag(&r);
             let ok = r.status().is_success() && r.bytes().await.is_ok();
             if let Some(e) = etag {
                 *n.revision.write().await = Some(e);
@@ -217,22 +458,9 @@ pub(crate) async fn not_modified_polls(
         move |i| {
             let c = c.clone();
             async move {
-                let Some(n) = node(&c, i).await else {
-                    return false;
-                };
-                let Some(rev) = n.revision.read().await.clone() else {
-                    return false;
-                };
-                match c
-                    .http
-                    .get(format!("{}/api/v1/nodes/{}/sync", c.url, n.id))
-                    .bearer_auth(&n.token)
-                    .header("If-None-Match", format!("\"{rev}\""))
-                    .send()
-                    .await
-                {
-                    Ok(r) => r.status() == reqwest::StatusCode::NOT_MODIFIED,
-                    Err(_) => false,
+                match node(&c, i).await {
+                    Some(n) => conditional_poll(&c, &n, false).await,
+                    None => false,
                 }
             }
         },
@@ -336,4 +564,67 @@ pub(crate) async fn convergence(ctx: &Arc<Ctx>, m: usize) -> anyhow::Result<Vec<
     }
     out.sort();
     Ok(out)
+}
+
+/// What [`restart`] measured.
+pub(crate) struct Restart {
+    /// From starting the process to `/ready` answering 200.
+    pub(crate) ready: Duration,
+    /// From starting the process to a node's conditional poll being answered (304).
+    pub(crate) serving: Duration,
+    /// Whether a heartbeat sent `HEARTBEAT_DURABILITY` before the kill survived it.
+    pub(crate) heartbeat_durable: bool,
+}
+
+/// How long after its heartbeat the server is killed: the promise is "durable within 1 s".
+const HEARTBEAT_DURABILITY: Duration = Duration::from_millis(1200);
+
+/// `last_seen_at` of node `id` as the server reports it.
+async fn last_seen(ctx: &Ctx, id: &str) -> anyhow::Result<Value> {
+    let node: Value = ctx
+        .http
+        .get(format!("{}/api/v1/nodes/{id}", ctx.url))
+        .bearer_auth(&ctx.key)
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(node["last_seen_at"].clone())
+}
+
+/// Cold restart (spawned servers only): a node heartbeats, 1.2 s later the server is killed
+/// with SIGKILL and started again on the same data directory; measures the time to `/ready`
+/// and to serving a node's conditional poll, and checks the heartbeat survived.
+pub(crate) async fn restart(
+    ctx: &Arc<Ctx>,
+    server: &mut Server,
+) -> anyhow::Result<Option<Restart>> {
+    let Some(n) = node(ctx, 0).await else {
+        return Ok(None);
+    };
+    if !conditional_poll(ctx, &n, true).await || !heartbeat(ctx, &n).await {
+        bail!("the poll or heartbeat before the restart failed");
+    }
+    let seen = last_seen(ctx, &n.id).await?;
+    tokio::time::sleep(HEARTBEAT_DURABILITY).await;
+    eprintln!("  cold restart: SIGKILL, start again on the same data directory");
+    let started = Instant::now();
+    let Some(ready) = server.kill_and_restart().await? else {
+        return Ok(None);
+    };
+    let serving = loop {
+        if conditional_poll(ctx, &n, false).await {
+            break started.elapsed();
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            bail!("the restarted server did not answer a node's poll within 120 s");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let heartbeat_durable = !seen.is_null() && last_seen(ctx, &n.id).await? == seen;
+    Ok(Some(Restart {
+        ready,
+        serving,
+        heartbeat_durable,
+    }))
 }
