@@ -4,6 +4,7 @@
 //! one that knows HTTP. It wires backends from URLs, serves the OpenAPI-described API, and runs
 //! the background jobs.
 
+pub mod allow;
 pub mod api;
 pub mod body_limit;
 pub mod config;
@@ -75,6 +76,7 @@ pub fn app_with_metrics(
     let rate = rate_limit::RateLimiter::new(limits.rate_limit_rps, limits.rate_limit_burst)
         .map(std::sync::Arc::new);
     let uploads = rate_limit::upload_slots(limits.max_concurrent_uploads);
+    let allowed = std::sync::Arc::new(allow::AllowedMethods::from_spec(&spec));
     Route::new()
         .at(
             "/openapi.json",
@@ -106,6 +108,7 @@ pub fn app_with_metrics(
         })
         .at("/", make_sync(|_| Html(INDEX).into_response()))
         .nest("/", service.data(metrics.clone()))
+        .around(move |ep, req| allow::middleware(ep, req, allowed.clone()))
         .around({
             let edgesync = edgesync.clone();
             move |ep, req| signing::verify(ep, req, edgesync.clone())

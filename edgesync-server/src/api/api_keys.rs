@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::auth::ApiKeyAuth;
 use super::error::ApiResult;
+use super::json::JsonBody;
 
 /// API key endpoints.
 pub struct ApiKeysApi {
@@ -74,7 +75,7 @@ impl ApiKeysApi {
     async fn create(
         &self,
         auth: ApiKeyAuth,
-        body: Json<w::CreateApiKeyRequest>,
+        body: JsonBody<w::CreateApiKeyRequest>,
     ) -> ApiResult<Created> {
         auth.require(&self.edgesync, Scope::Admin)?;
         let r = body.0;
@@ -133,7 +134,7 @@ impl ApiKeysApi {
         &self,
         auth: ApiKeyAuth,
         id: Path<Uuid>,
-        body: Json<w::RotateApiKeyRequest>,
+        body: JsonBody<w::RotateApiKeyRequest>,
     ) -> ApiResult<Json<w::ApiKeyWithSecret>> {
         auth.require(&self.edgesync, Scope::Admin)?;
         let grace = body.0.grace_s.map_or(DEFAULT_GRACE, Duration::from_secs);

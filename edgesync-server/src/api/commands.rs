@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::auth::{ApiKeyAuth, NodeAuth};
 use super::error::ApiResult;
+use super::json::JsonBody;
 
 /// Command endpoints.
 pub struct CommandsApi {
@@ -86,7 +87,7 @@ impl CommandsApi {
         &self,
         auth: ApiKeyAuth,
         id: Path<Uuid>,
-        body: Json<w::QueueCommandRequest>,
+        body: JsonBody<w::QueueCommandRequest>,
     ) -> ApiResult<Queued> {
         auth.require(&self.edgesync, Scope::Deploy)?;
         let r = body.0;
@@ -145,7 +146,7 @@ impl CommandsApi {
         auth: NodeAuth,
         id: Path<Uuid>,
         cid: Path<Uuid>,
-        body: Json<w::CommandResultRequest>,
+        body: JsonBody<w::CommandResultRequest>,
     ) -> ApiResult<Json<w::CommandInfo>> {
         let node = NodeId::from_uuid(id.0);
         auth.require(&self.edgesync, node)?;

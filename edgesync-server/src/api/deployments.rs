@@ -15,6 +15,7 @@ use super::ApiTags;
 use super::auth::ApiKeyAuth;
 use super::convert;
 use super::error::ApiResult;
+use super::json::JsonBody;
 
 /// Deployment endpoints.
 pub struct DeploymentsApi {
@@ -46,7 +47,7 @@ impl DeploymentsApi {
         auth: ApiKeyAuth,
         /// `true`: answer what the deployment would do, change nothing.
         dry_run: Query<Option<bool>>,
-        body: Json<w::CreateDeploymentRequest>,
+        body: JsonBody<w::CreateDeploymentRequest>,
     ) -> ApiResult<DeploymentCreated> {
         auth.require(&self.edgesync, Scope::Deploy)?;
         let r = body.0;

@@ -14,6 +14,7 @@ use super::ApiTags;
 use super::auth::ApiKeyAuth;
 use super::convert;
 use super::error::ApiResult;
+use super::json::JsonBody;
 use super::upload::WasmUpload;
 
 /// Function endpoints.
@@ -99,7 +100,7 @@ impl FunctionsApi {
     async fn register(
         &self,
         auth: ApiKeyAuth,
-        body: Json<w::FunctionMetadata>,
+        body: JsonBody<w::FunctionMetadata>,
     ) -> ApiResult<Registered> {
         auth.require(&self.edgesync, Scope::Deploy)?;
         let pending = self
@@ -213,7 +214,7 @@ impl FunctionsApi {
         &self,
         auth: ApiKeyAuth,
         id: Path<Uuid>,
-        body: Json<w::RollbackRequest>,
+        body: JsonBody<w::RollbackRequest>,
     ) -> ApiResult<Json<w::RollbackResponse>> {
         let principal = auth.require(&self.edgesync, Scope::Deploy)?;
         let by = match principal {

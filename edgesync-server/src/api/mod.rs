@@ -9,6 +9,7 @@ pub mod deployments;
 pub mod error;
 pub mod functions;
 pub mod health;
+pub mod json;
 pub mod nodes;
 pub mod routes;
 pub mod schemas;

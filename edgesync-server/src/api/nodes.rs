@@ -14,6 +14,7 @@ use super::ApiTags;
 use super::auth::{ApiKeyAuth, NodeAuth};
 use super::convert;
 use super::error::ApiResult;
+use super::json::JsonBody;
 
 /// Node endpoints.
 pub struct NodesApi {
@@ -38,7 +39,7 @@ impl NodesApi {
     async fn register(
         &self,
         auth: ApiKeyAuth,
-        body: Json<w::RegisterNodeRequest>,
+        body: JsonBody<w::RegisterNodeRequest>,
     ) -> ApiResult<Registered> {
         auth.require(&self.edgesync, Scope::NodesRegister)?;
         let r = body.0;
@@ -77,7 +78,7 @@ impl NodesApi {
         &self,
         auth: NodeAuth,
         id: Path<Uuid>,
-        body: Json<w::ReportedState>,
+        body: JsonBody<w::ReportedState>,
     ) -> ApiResult<Json<w::HeartbeatResponse>> {
         let node = NodeId::from_uuid(id.0);
         auth.require(&self.edgesync, node)?;
@@ -121,7 +122,7 @@ impl NodesApi {
     async fn refresh_with_secret(
         &self,
         id: Path<Uuid>,
-        body: Json<w::RefreshTokenRequest>,
+        body: JsonBody<w::RefreshTokenRequest>,
     ) -> ApiResult<Json<w::NodeToken>> {
         let (token, expires_at) = self
             .edgesync
@@ -216,7 +217,7 @@ impl NodesApi {
         /// Apply only if the node is at this revision.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
-        body: Json<w::UpdateNodeRequest>,
+        body: JsonBody<w::UpdateNodeRequest>,
     ) -> ApiResult<Json<w::NodeInfo>> {
         auth.require(&self.edgesync, Scope::Admin)?;
         let expected = if_match

@@ -12,6 +12,7 @@ use super::ApiTags;
 use super::auth::ApiKeyAuth;
 use super::convert;
 use super::error::ApiResult;
+use super::json::JsonBody;
 
 /// Route endpoints.
 pub struct RoutesApi {
@@ -45,7 +46,7 @@ impl RoutesApi {
     async fn create(
         &self,
         auth: ApiKeyAuth,
-        body: Json<w::RouteRequest>,
+        body: JsonBody<w::RouteRequest>,
     ) -> ApiResult<RouteCreated> {
         auth.require(&self.edgesync, Scope::Deploy)?;
         let route = self
@@ -82,7 +83,7 @@ impl RoutesApi {
         &self,
         auth: ApiKeyAuth,
         id: Path<Uuid>,
-        body: Json<w::RouteRequest>,
+        body: JsonBody<w::RouteRequest>,
     ) -> ApiResult<Json<w::RouteInfo>> {
         auth.require(&self.edgesync, Scope::Deploy)?;
         let route = self

@@ -10,6 +10,7 @@ use super::ApiTags;
 use super::auth::ApiKeyAuth;
 use super::convert;
 use super::error::ApiResult;
+use super::json::JsonBody;
 
 /// Schema migration endpoints.
 pub struct SchemasApi {
@@ -39,7 +40,7 @@ impl SchemasApi {
     async fn create(
         &self,
         auth: ApiKeyAuth,
-        body: Json<w::CreateMigrationRequest>,
+        body: JsonBody<w::CreateMigrationRequest>,
     ) -> ApiResult<MigrationRegistered> {
         auth.require(&self.edgesync, Scope::Deploy)?;
         let (migration, created) = self

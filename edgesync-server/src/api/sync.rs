@@ -21,6 +21,7 @@ use super::ApiTags;
 use super::auth::{ApiKeyAuth, NodeAuth};
 use super::convert;
 use super::error::ApiResult;
+use super::json::JsonBody;
 
 /// Sync endpoints.
 pub struct SyncApi {
@@ -136,7 +137,7 @@ impl SyncApi {
         &self,
         auth: NodeAuth,
         id: Path<Uuid>,
-        body: Json<w::SyncAckRequest>,
+        body: JsonBody<w::SyncAckRequest>,
         metrics: Data<&Arc<Metrics>>,
     ) -> ApiResult<Json<w::SyncAckResponse>> {
         let node = NodeId::from_uuid(id.0);

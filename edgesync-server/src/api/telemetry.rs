@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::auth::{ApiKeyAuth, NodeAuth};
 use super::error::ApiResult;
+use super::json::JsonBody;
 
 /// Telemetry endpoints.
 pub struct TelemetryApi {
@@ -37,7 +38,7 @@ impl TelemetryApi {
         &self,
         auth: NodeAuth,
         id: Path<Uuid>,
-        body: Json<w::TelemetryBatch>,
+        body: JsonBody<w::TelemetryBatch>,
     ) -> ApiResult<Json<w::TelemetryAccepted>> {
         let node = NodeId::from_uuid(id.0);
         auth.require(&self.edgesync, node)?;
