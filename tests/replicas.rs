@@ -52,15 +52,7 @@ async fn two_replicas_share_one_database_and_survive_a_kill() {
         return;
     };
     let db = fresh_database(&admin_url);
-    let migrate = Command::new(edgesync_e2e::binary("edgesync"))
-        .args(["migrate", "--store", &db])
-        .output()
-        .unwrap();
-    assert!(
-        migrate.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrate.stderr)
-    );
+    edgesync_e2e::migrate_store(&db);
 
     let dir = tempfile::tempdir().unwrap();
     let artifacts = format!("file://{}", dir.path().join("artifacts").display());

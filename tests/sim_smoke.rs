@@ -7,8 +7,8 @@ use std::process::Command;
 
 #[test]
 fn the_simulator_runs_and_reports_ratios() {
-    let sim = edgesync_e2e::package_binary("edgesync-sim", "edgesync-sim");
-    let server = edgesync_e2e::package_binary("edgesync-server", "edgesync");
+    let sim = edgesync_e2e::binary("edgesync-sim");
+    let server = edgesync_e2e::binary("edgesync");
     let out = Command::new(sim)
         .args([
             "--spawn",

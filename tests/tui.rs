@@ -13,7 +13,7 @@ use edgesync_client::Client;
 use edgesync_client::wire::{
     CreateDeploymentRequest, DeploymentStatus, FunctionMetadata, RegisterNodeRequest,
 };
-use edgesync_e2e::{ServerProcess, operator, package_binary};
+use edgesync_e2e::{ServerProcess, binary, operator};
 use uuid::Uuid;
 
 /// A private tmux server (its own socket), killed on drop.
@@ -164,7 +164,7 @@ async fn console_filters_nodes_and_pauses_a_rollout() {
     let server = ServerProcess::start(dir.path(), &[]).await;
     let client = operator(&server);
     let deployment = seed(&client).await;
-    let tui = package_binary("edgesync-tui", "edgesync-tui");
+    let tui = binary("edgesync-tui");
     let key_file = server.data_dir.join("admin.key");
 
     let tmux = Tmux::new();

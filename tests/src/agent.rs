@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{free_port, package_binary};
+use crate::{binary, free_port};
 
 /// A running `edgesync-agent run`.
 pub struct AgentProcess {
@@ -76,7 +76,7 @@ impl AgentProcess {
     }
 
     async fn spawn(&mut self) {
-        let child = Command::new(package_binary("edgesync-agent", "edgesync-agent"))
+        let child = Command::new(binary("edgesync-agent"))
             .args(&self.args)
             .env(
                 "RUST_LOG",

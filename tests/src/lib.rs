@@ -3,11 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod agent;
@@ -16,42 +15,36 @@ mod control;
 pub use agent::AgentProcess;
 pub use control::{deploy, example_wasm, metadata, operator, route, upload};
 
-/// Path of a workspace binary, building it if it is missing (`cargo test --workspace` builds it
-/// before tests run).
+/// Path of the workspace binary `name`, fresh: the first call in a test process runs
+/// `cargo build --workspace --bins` (a no-op when nothing changed). Building every binary in one
+/// invocation resolves features once, so all of them share one set of compiled dependencies
+/// (`cargo build -p <package>` per binary would compile a set per package).
 pub fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--workspace", "--bins"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "could not build the workspace's binaries");
+    });
     let exe = std::env::current_exe().unwrap();
     // target/<profile>/deps/<test> → target/<profile>/<name>
-    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let path = dir.join(name);
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--bin", name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "could not build {name}");
-    }
-    path
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    dir.join(name)
 }
 
-/// Path of binary `name` of workspace package `package`, built (once per test process, so it
-/// is never stale) with `cargo build -p <package> --bin <name>`.
-pub fn package_binary(package: &str, name: &str) -> PathBuf {
-    static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let mut built = BUILT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let built = built.get_or_insert_with(HashSet::new);
-    if !built.contains(name) {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", package, "--bin", name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "could not build {name}");
-        built.insert(name.to_owned());
-    }
-    dir.join(name)
+/// Runs `edgesync migrate --store <store_url>` and fails the test if it fails.
+pub fn migrate_store(store_url: &str) {
+    let out = Command::new(binary("edgesync"))
+        .args(["migrate", "--store", store_url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "edgesync migrate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A free loopback port.
@@ -81,7 +74,7 @@ impl ServerProcess {
     /// [`start`](Self::start) on a given port (to restart a server where its nodes expect it).
     pub async fn start_on_port(data_dir: &Path, port: u16, extra_env: &[(&str, &str)]) -> Self {
         let url = format!("http://127.0.0.1:{port}");
-        let mut cmd = Command::new(package_binary("edgesync-server", "edgesync"));
+        let mut cmd = Command::new(binary("edgesync"));
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(data_dir)

@@ -180,17 +180,29 @@ impl EdgeSync {
             });
         }
         let actions = planner::number(actions);
-        let plan = match self.inner.open_plans.get(node_id) {
-            Some(open)
-                if open.plan.revision == target.revision
-                    && open.base == current
-                    && open.plan.actions == actions =>
-            {
-                open.plan
-            }
-            previous => {
-                self.issue_plan(node_id, &target, current, actions, previous)
-                    .await?
+        // Concurrent polls of one node race to issue the same plan: the loser re-reads and, on
+        // the next round, serves the winner's open plan.
+        let mut attempts = 0;
+        let plan = loop {
+            let issued = match self.inner.open_plans.get(node_id) {
+                Some(open)
+                    if open.plan.revision == target.revision
+                        && open.base == current
+                        && open.plan.actions == actions =>
+                {
+                    Ok(open.plan)
+                }
+                previous => {
+                    self.issue_plan(node_id, &target, current.clone(), actions.clone(), previous)
+                        .await
+                }
+            };
+            match issued {
+                Err(e) if e.code() == ErrorCode::RevisionConflict && attempts < 3 => {
+                    attempts += 1;
+                    tokio::task::yield_now().await;
+                }
+                other => break other?,
             }
         };
         self.serve(&plan).await
@@ -273,15 +285,19 @@ impl EdgeSync {
             }
             other => other,
         };
-        if result
-            .as_ref()
-            .is_err_and(|e| e.code() == ErrorCode::RevisionConflict)
-        {
-            // Another replica moved this node's deployment states: the next poll uses fresh ones.
+        let raced = |e: &Error| {
+            matches!(
+                e.code(),
+                ErrorCode::RevisionConflict | ErrorCode::AlreadyExists
+            )
+        };
+        if result.as_ref().is_err_and(raced) {
+            // Another poll or replica moved this node's deployment states (or created them
+            // first): the next attempt uses fresh ones.
             self.reload_node_deployments(node_id).await?;
         }
         result.map_err(|e| {
-            if e.code() == ErrorCode::RevisionConflict {
+            if raced(&e) {
                 Error::new(
                     ErrorCode::RevisionConflict,
                     "the node's deployment state changed while planning; poll again",

@@ -9,6 +9,8 @@
 pub mod artifact_suite;
 pub mod counting;
 pub mod faulty;
+pub mod faulty_artifacts;
+pub mod faulty_notifier;
 pub mod fixtures;
 pub mod mem_artifacts;
 pub mod sim;
