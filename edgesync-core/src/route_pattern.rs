@@ -14,8 +14,10 @@
 //! segment may be `...`: the pattern then matches its prefix and anything below it, and the
 //! remainder (without its leading slash, percent-decoded) is captured as the parameter
 //! [`REST_PARAM`] (`rest`). Literals may use RFC 3986 `pchar`s only; percent-encodings are
-//! normalized (hex digits uppercased, unreserved characters decoded). Empty segments (`//`), `.`
-//! and `..` are rejected. At most [`MAX_PATH_LEN`] bytes and [`MAX_SEGMENTS`] segments.
+//! normalized (hex digits uppercased, unreserved characters decoded), except that a literal
+//! decoding to `...` is stored as `%2E%2E%2E`, so that it never reads back as a trailing `...`.
+//! Empty segments (`//`), `.` and `..` are rejected. At most [`MAX_PATH_LEN`] bytes and
+//! [`MAX_SEGMENTS`] segments.
 //!
 //! A single trailing slash is not significant: `/a/` is stored as `/a`, and the request paths
 //! `/a` and `/a/` match the same routes. Consequently `/static/...` matches `/static`,
@@ -335,6 +337,10 @@ fn parse_segment(raw: &str, start: usize) -> Result<Segment, RoutePatternError> 
     }
     if decoded == b"." || decoded == b".." {
         return Err(invalid_path(start, "'.' and '..' segments are not allowed"));
+    }
+    if decoded == b"..." {
+        // Decoded, it would be stored as `...` and parsed back as the rest wildcard.
+        text = "%2E%2E%2E".to_owned();
     }
     Ok(Segment::Literal { text, decoded })
 }

@@ -696,24 +696,31 @@ fn compare_imports(
     info: &mut Vec<String>,
 ) {
     let key = |i: &ImportInfo| (i.module.clone(), i.name.clone());
-    let before: HashMap<(String, String), &ImportInfo> =
-        previous.imports.iter().map(|i| (key(i), i)).collect();
+    // A module may import the same `module.name` more than once, with different types: an
+    // import is unchanged when any previous import of that name had its kind and signature.
+    let mut before: HashMap<(String, String), Vec<&ImportInfo>> = HashMap::new();
+    for old in &previous.imports {
+        before.entry(key(old)).or_default().push(old);
+    }
     let after: HashSet<(String, String)> = next.imports.iter().map(key).collect();
     for new in &next.imports {
         let (module, name) = (&new.module, &new.name);
-        match before.get(&key(new)).copied() {
-            None => breaking.push(format!(
+        let Some(olds) = before.get(&key(new)) else {
+            breaking.push(format!(
                 "new host import `{module}.{name}` ({})",
                 describe_import(new)
-            )),
-            Some(old) if old.kind != new.kind || old.signature != new.signature => {
-                breaking.push(format!(
-                    "host import `{module}.{name}` changed from {} to {}",
-                    describe_import(old),
-                    describe_import(new)
-                ));
-            }
-            Some(_) => {}
+            ));
+            continue;
+        };
+        let unchanged = olds
+            .iter()
+            .any(|old| old.kind == new.kind && old.signature == new.signature);
+        if !unchanged && let Some(old) = olds.first() {
+            breaking.push(format!(
+                "host import `{module}.{name}` changed from {} to {}",
+                describe_import(old),
+                describe_import(new)
+            ));
         }
     }
     for old in &previous.imports {
