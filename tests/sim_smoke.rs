@@ -1,5 +1,7 @@
 //! A smoke run of the fleet simulator against a server it starts itself: small numbers, a few
-//! seconds; the real runs are by hand (docs/performance.md).
+//! seconds; the real runs are by hand (docs/performance.md). With `EDGESYNC_TEST_MQTT_URL` set
+//! (CI sets it) the spawned server publishes to that broker and convergence is measured a second
+//! time with nodes notified over MQTT.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,7 +11,14 @@ use std::process::Command;
 fn the_simulator_runs_and_reports_ratios() {
     let sim = edgesync_e2e::binary("edgesync-sim");
     let server = edgesync_e2e::binary("edgesync");
-    let out = Command::new(sim)
+    let mqtt = std::env::var("EDGESYNC_TEST_MQTT_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty());
+    let mut sim = Command::new(sim);
+    if let Some(url) = &mqtt {
+        sim.args(["--mqtt", url]);
+    }
+    let out = sim
         .args([
             "--spawn",
             "--nodes",
@@ -44,6 +53,23 @@ fn the_simulator_runs_and_reports_ratios() {
         "× baseline",
     ] {
         assert!(report.contains(needle), "missing {needle:?} in:\n{report}");
+    }
+    let convergence = |name: &str| {
+        report
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name:?} line in:\n{report}"))
+    };
+    assert!(
+        convergence("convergence after a deploy (long poll)").contains("20/20 nodes"),
+        "{report}"
+    );
+    if mqtt.is_some() {
+        let line = convergence("convergence after a deploy (MQTT)");
+        assert!(line.contains("20/20 nodes"), "{line}");
+        assert!(line.contains("the long poll's speed"), "{line}");
+    } else {
+        eprintln!("EDGESYNC_TEST_MQTT_URL is unset: the MQTT convergence run was skipped");
     }
     let reads = report
         .lines()

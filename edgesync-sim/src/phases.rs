@@ -566,6 +566,74 @@ pub(crate) async fn convergence(ctx: &Arc<Ctx>, m: usize) -> anyhow::Result<Vec<
     Ok(out)
 }
 
+/// Like [`convergence`], but the `m` nodes hold no poll: they learn of the deploy from MQTT
+/// (see [`crate::mqtt`]) and then poll once, conditionally, without waiting. Returns the time
+/// until each poll returned the new plan, sorted.
+pub(crate) async fn convergence_notified(
+    ctx: &Arc<Ctx>,
+    m: usize,
+    broker_url: &str,
+) -> anyhow::Result<Vec<Duration>> {
+    let nodes: Vec<Arc<SimNode>> = ctx.nodes.read().await.iter().take(m).cloned().collect();
+    // Every node learns its current revision first, so only the deploy can change it.
+    let c = ctx.clone();
+    let learning = nodes.clone();
+    run(
+        "learn revisions",
+        64,
+        Stop::Count(nodes.len() as u64),
+        move |i| {
+            let c = c.clone();
+            let n = learning[i as usize].clone();
+            async move { conditional_poll(&c, &n, true).await }
+        },
+    )
+    .await;
+    let ids: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
+    let mut subscribers = crate::mqtt::subscribe(broker_url, &ctx.run, &ids).await?;
+    let index = crate::mqtt::index(&ids);
+
+    let t0 = Instant::now();
+    deploy(ctx, "sim-converge", 3, 20).await?;
+    let deadline = t0 + Duration::from_secs(30);
+    let mut polled = vec![false; nodes.len()];
+    let mut started = 0;
+    let mut polls = tokio::task::JoinSet::new();
+    while started < nodes.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(Some(notified)) = tokio::time::timeout(left, subscribers.received.recv()).await
+        else {
+            break;
+        };
+        let Some(&i) = index.get(notified.node_id.as_str()) else {
+            continue;
+        };
+        let n = nodes[i].clone();
+        let known = n.revision.read().await.clone();
+        if polled[i] || (notified.revision.is_some() && notified.revision == known) {
+            continue;
+        }
+        polled[i] = true;
+        started += 1;
+        let c = ctx.clone();
+        polls.spawn(async move {
+            let rev = n.revision.read().await.clone().unwrap_or_default();
+            let r = c
+                .http
+                .get(format!("{}/api/v1/nodes/{}/sync", c.url, n.id))
+                .bearer_auth(&n.token)
+                .header("If-None-Match", format!("\"{rev}\""))
+                .send()
+                .await
+                .ok()?;
+            (r.status() == reqwest::StatusCode::OK).then(|| t0.elapsed())
+        });
+    }
+    let mut out: Vec<Duration> = polls.join_all().await.into_iter().flatten().collect();
+    out.sort();
+    Ok(out)
+}
+
 /// What [`restart`] measured.
 pub(crate) struct Restart {
     /// From starting the process to `/ready` answering 200.

@@ -35,7 +35,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::error::Error;
+mod support;
+
 use std::time::{Duration, Instant};
 
 use edgesync_cockroach::{CockroachConfig, CockroachStore};
@@ -45,9 +46,8 @@ use edgesync_core::model::{
 };
 use edgesync_core::store::{Record, Store, Write};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{AssertSqlSafe, Executor, PgPool};
-
-type BoxResult<T> = Result<T, Box<dyn Error>>;
+use sqlx::{Executor, PgPool};
+use support::{BoxResult, describe_server, median, scalar};
 
 /// Writes per commit in `flush_node_states` (`FLUSH_BATCH` in `control/maintenance.rs`).
 const FLUSH_BATCH: usize = 500;
@@ -147,15 +147,6 @@ async fn update_unnest(pool: &PgPool, rows: &[(uuid::Uuid, serde_json::Value)]) 
     Ok(())
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort_unstable();
-    v[v.len() / 2]
-}
-
-async fn scalar(pool: &PgPool, sql: &'static str) -> BoxResult<String> {
-    Ok(sqlx::query_scalar(sql).fetch_one(pool).await?)
-}
-
 /// The benchmark proper, in the fresh database at `url`.
 async fn run(url: &str, n: usize, rounds: usize) -> BoxResult<()> {
     let store = CockroachStore::connect(url, CockroachConfig::default()).await?;
@@ -195,13 +186,7 @@ async fn run(url: &str, n: usize, rounds: usize) -> BoxResult<()> {
          in node_states, {raw_size} B in the raw table), {rounds} rounds + 1 warm-up, interleaved, \
          median of each"
     );
-    println!(
-        "server: {}, fsync = {}, synchronous_commit = {}, wal_sync_method = {}",
-        scalar(&raw, "SELECT version()").await?,
-        scalar(&raw, "SHOW fsync").await?,
-        scalar(&raw, "SHOW synchronous_commit").await?,
-        scalar(&raw, "SHOW wal_sync_method").await?,
-    );
+    println!("{}", describe_server(&raw).await?);
 
     let mut times: [Vec<Duration>; 4] = Default::default();
     for round in 0..=rounds {
@@ -283,55 +268,11 @@ async fn run(url: &str, n: usize, rounds: usize) -> BoxResult<()> {
 }
 
 fn main() -> BoxResult<()> {
-    let Some(url) = std::env::var("EDGESYNC_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-    else {
-        println!(
-            "SKIPPED: the write-behind SQL bench needs EDGESYNC_TEST_POSTGRES_URL (e.g. \
-             postgresql://postgres@127.0.0.1:5432/test, a user that may create databases)"
-        );
+    let Some(url) = support::database_url("write-behind SQL") else {
         return Ok(());
     };
-    let numbers: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let numbers = support::numeric_args();
     let n = numbers.first().copied().unwrap_or(2_000).max(1);
     let rounds = numbers.get(1).copied().unwrap_or(3).max(1);
-
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&url)
-            .await?;
-        let name = format!(
-            "edgesync_bench_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..16]
-        );
-        admin
-            .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await?;
-        admin
-            .execute(AssertSqlSafe(format!(
-                "ALTER DATABASE {name} SET default_transaction_isolation TO 'serializable'"
-            )))
-            .await?;
-        let mut db_url = url::Url::parse(&url)?;
-        db_url.set_path(&format!("/{name}"));
-
-        let outcome = run(db_url.as_str(), n, rounds).await;
-
-        // Dropped whatever happened (FORCE ends connections a failed run left open).
-        admin
-            .execute(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .await?;
-        admin.close().await;
-        outcome
-    })
+    support::in_fresh_database(&url, |db_url| async move { run(&db_url, n, rounds).await })
 }

@@ -81,15 +81,14 @@ impl EdgeSync {
                     ));
                 }
                 let (token_node, generation) = self.inner.tokens.verify(credential, self.now())?;
-                let entry = self
+                let (current_generation, lifecycle) = self
                     .inner
                     .fleet
-                    .get(token_node)
+                    .inspect(token_node, |e| {
+                        (e.node.value.credential_generation, e.node.value.lifecycle)
+                    })
                     .ok_or_else(|| unauthenticated("the node token names an unknown node"))?;
-                let node = &entry.node.value;
-                if node.credential_generation != generation
-                    || node.lifecycle == NodeLifecycle::Decommissioned
-                {
+                if current_generation != generation || lifecycle == NodeLifecycle::Decommissioned {
                     return Err(unauthenticated("the node token was revoked"));
                 }
                 if token_node != node_id {

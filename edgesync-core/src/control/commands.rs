@@ -118,7 +118,7 @@ impl EdgeSync {
     /// the existing command (`false`: not created) when it asked for the same thing, or fails with
     /// `idempotency_key_reused` when it did not.
     pub async fn queue_command(&self, node_id: NodeId, new: NewCommand) -> Result<(Command, bool)> {
-        if self.inner.fleet.get(node_id).is_none() {
+        if !self.inner.fleet.contains(node_id) {
             return Err(node_not_found(node_id));
         }
         validate::name("kind", &new.kind)?;
@@ -216,7 +216,7 @@ impl EdgeSync {
     /// The commands a node should run now (queued, or delivered without a result yet: delivery
     /// is at least once). Marks them delivered. Answered from memory when there are none.
     pub async fn deliver_commands(&self, node_id: NodeId) -> Result<Vec<Command>> {
-        if self.inner.fleet.get(node_id).is_none() {
+        if !self.inner.fleet.contains(node_id) {
             return Err(node_not_found(node_id));
         }
         let now = self.now();
@@ -397,7 +397,7 @@ impl EdgeSync {
         status: Option<CommandStatus>,
         limit: usize,
     ) -> Result<Vec<Command>> {
-        if self.inner.fleet.get(node_id).is_none() {
+        if !self.inner.fleet.contains(node_id) {
             return Err(node_not_found(node_id));
         }
         let mut out = Vec::new();

@@ -58,8 +58,20 @@ impl Fleet {
         })
     }
 
+    /// A copy of node `id`'s entry.
     pub(super) fn get(&self, id: NodeId) -> Option<NodeEntry> {
         self.read().get(&id).cloned()
+    }
+
+    /// `f` of node `id`'s entry, read in place: no copy (authentication runs this on every
+    /// node request).
+    pub(super) fn inspect<R>(&self, id: NodeId, f: impl FnOnce(&NodeEntry) -> R) -> Option<R> {
+        self.read().get(&id).map(f)
+    }
+
+    /// Whether node `id` is registered.
+    pub(super) fn contains(&self, id: NodeId) -> bool {
+        self.read().contains_key(&id)
     }
 
     /// Copies every entry (for listings and maintenance).
@@ -161,25 +173,23 @@ impl Fleet {
         merged
     }
 
-    /// Records a sign of life, and the node's report if it sent one. Returns false for an
-    /// unknown node.
+    /// Records a sign of life, and the node's report if it sent one. Returns the node's status
+    /// now that it was seen, or `None` for an unknown node.
     pub(super) fn touch(
         &self,
         id: NodeId,
         now: Timestamp,
         reported: Option<ReportedState>,
-    ) -> bool {
+    ) -> Option<NodeStatus> {
         let mut nodes = self.write();
-        let Some(entry) = nodes.get_mut(&id) else {
-            return false;
-        };
+        let entry = nodes.get_mut(&id)?;
         entry.state.last_seen_at = Some(now);
         if let Some(r) = reported {
             entry.state.reported = r;
         }
         entry.change += 1;
         entry.dirty = true;
-        true
+        Some(NodeStatus::derive(entry.node.value.lifecycle, true))
     }
 
     /// Records a state that was just written to the store (by an ack): not dirty afterwards,

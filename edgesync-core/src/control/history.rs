@@ -84,7 +84,7 @@ impl EdgeSync {
         after: Option<SyncRecordId>,
         limit: usize,
     ) -> Result<(Vec<SyncRecord>, Option<SyncRecordId>)> {
-        if self.inner.fleet.get(node_id).is_none() {
+        if !self.inner.fleet.contains(node_id) {
             return Err(node_not_found(node_id));
         }
         if !(1..=1000).contains(&limit) {

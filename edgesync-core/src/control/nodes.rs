@@ -133,26 +133,24 @@ impl EdgeSync {
         })
     }
 
-    /// Records a heartbeat in memory (written behind within the flush interval). The caller has
-    /// authenticated the node.
-    pub fn heartbeat(&self, node_id: NodeId, reported: ReportedState) -> Result<NodeView> {
+    /// Records a heartbeat in memory (written behind within the flush interval) and returns the
+    /// node's status. The caller has authenticated the node.
+    pub fn heartbeat(&self, node_id: NodeId, reported: ReportedState) -> Result<NodeStatus> {
         reported.validate()?;
-        if !self.inner.fleet.touch(node_id, self.now(), Some(reported)) {
-            return Err(node_not_found(node_id));
-        }
-        self.get_node(node_id)
+        self.inner
+            .fleet
+            .touch(node_id, self.now(), Some(reported))
+            .ok_or_else(|| node_not_found(node_id))
     }
 
     /// Issues a fresh token to an authenticated node (same credential generation).
     pub fn refresh_node_token(&self, node_id: NodeId) -> Result<(String, Timestamp)> {
-        let entry = self
+        let generation = self
             .inner
             .fleet
-            .get(node_id)
+            .inspect(node_id, |e| e.node.value.credential_generation)
             .ok_or_else(|| node_not_found(node_id))?;
-        self.inner
-            .tokens
-            .issue(node_id, entry.node.value.credential_generation, self.now())
+        self.inner.tokens.issue(node_id, generation, self.now())
     }
 
     async fn new_refresh_secret(&self) -> Result<(String, String)> {

@@ -108,7 +108,7 @@ impl EdgeSync {
         samples: Vec<Sample>,
         events: Vec<Event>,
     ) -> Result<usize> {
-        if self.inner.fleet.get(node_id).is_none() {
+        if !self.inner.fleet.contains(node_id) {
             return Err(node_not_found(node_id));
         }
         let total = samples.len() + events.len();
@@ -212,7 +212,7 @@ impl EdgeSync {
         node_id: NodeId,
         query: &TelemetryQuery,
     ) -> Result<TelemetrySeries> {
-        if self.inner.fleet.get(node_id).is_none() {
+        if !self.inner.fleet.contains(node_id) {
             return Err(node_not_found(node_id));
         }
         if let Some(m) = &query.metric

@@ -82,11 +82,11 @@ impl NodesApi {
     ) -> ApiResult<Json<w::HeartbeatResponse>> {
         let node = NodeId::from_uuid(id.0);
         auth.require(&self.edgesync, node)?;
-        let view = self
+        let status = self
             .edgesync
             .heartbeat(node, convert::reported_from_wire(body.0))?;
         Ok(Json(w::HeartbeatResponse {
-            status: convert::node_status(view.status),
+            status: convert::node_status(status),
             server_time: self.edgesync.clock().now().into(),
             offline_after_s: self.edgesync.config().offline_timeout.as_secs(),
         }))
