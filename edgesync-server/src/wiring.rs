@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use edgesync_cockroach::{CockroachConfig, CockroachStore};
+use edgesync_core::store::batching::BatchingStore;
 use edgesync_core::store::memory::MemoryStore;
 use edgesync_core::{ArtifactStore, Clock, EdgeSync, Error, Result, Store, SystemClock};
 use edgesync_object_store::ObjectArtifactStore;
@@ -55,8 +56,10 @@ pub async fn open_store(url: &str, max_connections: u32) -> Result<OpenedStore> 
             },
         )
         .await?;
+        // Concurrent commits (a fleet acking a deploy) share transactions instead of
+        // contending for round trips and failing each other with 40001.
         return Ok(OpenedStore {
-            store: Arc::new(sql.clone()),
+            store: Arc::new(BatchingStore::new(Arc::new(sql.clone()))),
             sql: Some(sql),
         });
     }

@@ -5,6 +5,7 @@
 //! fails with a conflict instead of silently overwriting someone else's change; and several writes
 //! commit together or not at all.
 
+pub mod batching;
 mod ext;
 pub mod memory;
 mod record;

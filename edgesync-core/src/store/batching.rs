@@ -1,0 +1,261 @@
+//! Group commit in front of a store whose commits cost round trips: commits that arrive while
+//! one is in flight are merged into the next transaction.
+//!
+//! On a SQL store an ack is one SERIALIZABLE transaction of about a dozen statements. Many nodes
+//! acknowledge at once after a deploy, and their transactions, each small, mostly wait on round
+//! trips and, on PostgreSQL, fail one another with SQLSTATE 40001 (its predicate locks cover
+//! whole index pages, so acks of different nodes conflict). [`BatchingStore`] runs one commit at
+//! a time and hands it every commit that queued up meanwhile, as one transaction: the round trips
+//! and the WAL flush are shared, and commits of one server no longer conflict with each other.
+//!
+//! Merging never changes an outcome. A merged transaction is atomic, so when it fails nothing
+//! was applied, and each commit of the batch then runs alone, in arrival order, and gets exactly
+//! the result it would have had. Commits that write the same key are never merged. The work runs
+//! on a task of its own, so a caller that stops waiting (a client that hung up) neither cancels
+//! a commit half-way nor stalls the others.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{ListQuery, Page, RecordKey, Store, Stored, UniqueIndex, Write};
+use crate::error::{Error, Result};
+
+/// Most commits merged into one transaction.
+const MAX_COMMITS: usize = 64;
+
+/// Most writes in one merged transaction (a single commit may be larger: it runs alone).
+const MAX_WRITES: usize = 4_000;
+
+/// Commits waiting for the committer; callers wait for room beyond this.
+const QUEUE: usize = 1_024;
+
+/// One caller's commit and where its result goes.
+struct Job {
+    writes: Vec<Write>,
+    done: oneshot::Sender<Result<Vec<u64>>>,
+}
+
+/// A [`Store`] whose commits are merged while one is in flight (see the module docs). Reads go
+/// straight to the inner store.
+pub struct BatchingStore {
+    inner: Arc<dyn Store>,
+    /// Started by the first commit, which always runs inside the runtime.
+    queue: OnceLock<mpsc::Sender<Job>>,
+}
+
+impl BatchingStore {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            queue: OnceLock::new(),
+        }
+    }
+
+    fn queue(&self) -> &mpsc::Sender<Job> {
+        self.queue.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(run_committer(self.inner.clone(), rx));
+            tx
+        })
+    }
+}
+
+impl fmt::Debug for BatchingStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchingStore")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Commits what the queue holds, batch after batch, until every sender is gone.
+async fn run_committer(store: Arc<dyn Store>, mut queue: mpsc::Receiver<Job>) {
+    while let Some(first) = queue.recv().await {
+        let mut writes = first.writes.len();
+        let mut batch = vec![first];
+        while batch.len() < MAX_COMMITS && writes < MAX_WRITES {
+            match queue.try_recv() {
+                Ok(job) => {
+                    writes += job.writes.len();
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_batch(store.as_ref(), batch).await;
+    }
+}
+
+/// Commits `batch` as one transaction when its commits are disjoint, else (or when that fails)
+/// each alone, in order.
+async fn commit_batch(store: &dyn Store, batch: Vec<Job>) {
+    if batch.len() > 1 && disjoint(&batch) {
+        let merged: Vec<Write> = batch
+            .iter()
+            .flat_map(|j| j.writes.iter().cloned())
+            .collect();
+        if let Ok(revisions) = store.commit(&merged).await {
+            let mut revisions = revisions.into_iter();
+            for job in batch {
+                let mine: Vec<u64> = revisions.by_ref().take(job.writes.len()).collect();
+                let _ = job.done.send(Ok(mine));
+            }
+            return;
+        }
+        // Nothing was applied; every commit gets its own verdict below.
+    }
+    for job in batch {
+        let outcome = store.commit(&job.writes).await;
+        let _ = job.done.send(outcome);
+    }
+}
+
+/// No key is written by two commits of the batch (nor twice by one: such a commit is invalid
+/// and must fail alone).
+fn disjoint(batch: &[Job]) -> bool {
+    let mut keys = HashSet::new();
+    batch
+        .iter()
+        .flat_map(|j| &j.writes)
+        .all(|w| keys.insert(w.key()))
+}
+
+#[async_trait]
+impl Store for BatchingStore {
+    async fn get(&self, key: &RecordKey) -> Result<Option<Stored>> {
+        self.inner.get(key).await
+    }
+
+    async fn get_unique(&self, index: UniqueIndex, value: &str) -> Result<Option<Stored>> {
+        self.inner.get_unique(index, value).await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page> {
+        self.inner.list(query).await
+    }
+
+    async fn commit(&self, writes: &[Write]) -> Result<Vec<u64>> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (done, result) = oneshot::channel();
+        let job = Job {
+            writes: writes.to_vec(),
+            done,
+        };
+        let stopped = || Error::internal("the commit queue stopped");
+        self.queue().send(job).await.map_err(|_| stopped())?;
+        result.await.map_err(|_| stopped())?
+    }
+
+    async fn check(&self) -> Result<()> {
+        self.inner.check().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+    use crate::model::NodeState;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{Expect, Record};
+    use crate::testkit::counting::CountingStore;
+    use crate::testkit::fixtures;
+
+    #[tokio::test]
+    async fn the_store_contract_holds() {
+        crate::testkit::store_suite::run_all(&|| async {
+            BatchingStore::new(Arc::new(MemoryStore::new()))
+        })
+        .await;
+    }
+
+    fn state_put(state: &NodeState) -> Write {
+        Write::Put {
+            record: Record::NodeState(state.clone()),
+            expect: Expect::Any,
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_commits_share_transactions_and_keep_their_revisions() {
+        let counting = Arc::new(CountingStore::new(Arc::new(MemoryStore::new())));
+        let store = Arc::new(BatchingStore::new(counting.clone()));
+        let states: Vec<NodeState> = (0..200)
+            .map(|_| NodeState::new(crate::model::NodeId::random()))
+            .collect();
+        let commits = states.iter().map(|s| {
+            let store = store.clone();
+            let write = state_put(s);
+            async move { store.commit(&[write]).await }
+        });
+        for revisions in futures::future::join_all(commits).await {
+            assert_eq!(revisions.unwrap(), vec![1]);
+        }
+        assert!(
+            counting.commits() < 200,
+            "200 concurrent commits took {} transactions",
+            counting.commits()
+        );
+        let again = futures::future::join_all(states.iter().map(|s| {
+            let store = store.clone();
+            let write = state_put(s);
+            async move { store.commit(&[write]).await }
+        }))
+        .await;
+        assert!(again.into_iter().all(|r| r.unwrap() == vec![2]));
+    }
+
+    #[tokio::test]
+    async fn a_failing_commit_fails_alone_and_the_others_of_its_batch_land() {
+        let store = Arc::new(BatchingStore::new(Arc::new(MemoryStore::new())));
+        let taken = fixtures::node("taken");
+        store
+            .commit(&[Write::create(Record::Node(taken))])
+            .await
+            .unwrap();
+        // Many at once so they queue behind each other; every third claims a name that is taken.
+        let outcomes = futures::future::join_all((0..60).map(|i| {
+            let store = store.clone();
+            let name = if i % 3 == 0 {
+                "taken".to_owned()
+            } else {
+                format!("node-{i}")
+            };
+            async move {
+                store
+                    .commit(&[Write::create(Record::Node(fixtures::node(&name)))])
+                    .await
+            }
+        }))
+        .await;
+        for (i, outcome) in outcomes.into_iter().enumerate() {
+            if i % 3 == 0 {
+                assert_eq!(outcome.unwrap_err().code(), ErrorCode::UniqueViolation);
+            } else {
+                assert_eq!(outcome.unwrap(), vec![1]);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn commits_writing_one_key_are_not_merged() {
+        let store = Arc::new(BatchingStore::new(Arc::new(MemoryStore::new())));
+        let state = NodeState::new(crate::model::NodeId::random());
+        let outcomes = futures::future::join_all((0..20).map(|_| {
+            let store = store.clone();
+            let write = state_put(&state);
+            async move { store.commit(&[write]).await }
+        }))
+        .await;
+        let mut revisions: Vec<u64> = outcomes.into_iter().map(|r| r.unwrap()[0]).collect();
+        revisions.sort_unstable();
+        assert_eq!(revisions, (1..=20).collect::<Vec<u64>>());
+    }
+}
