@@ -23,7 +23,9 @@ pub struct MqttNotifierOptions {
     pub client_id: Option<String>,
     /// For `mqtts://`: the trusted roots, as PEM certificates. `None` trusts the system's roots.
     pub ca_pem: Option<Vec<u8>>,
-    /// How many notifications wait in the in-process queue; when full, the oldest is dropped.
+    /// How many notifications wait in the in-process queue (one per topic at most: a newer one
+    /// replaces a waiting one); when full, the oldest is dropped. The default holds a deploy's
+    /// two notifications per node for a fleet of 50,000 nodes.
     pub queue_capacity: usize,
     /// MQTT keep-alive (at least 1 s); a silent broker is declared lost after about two
     /// keep-alives.
@@ -49,7 +51,7 @@ impl Default for MqttNotifierOptions {
             password: None,
             client_id: None,
             ca_pem: None,
-            queue_capacity: 10_000,
+            queue_capacity: 100_000,
             keep_alive: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
             reconnect_min: Duration::from_millis(100),

@@ -185,6 +185,7 @@ impl Notifier for MqttNotifier {
     ///
     /// # Behavior
     /// - Never blocks, never fails, never panics: a mutex-guarded queue append.
+    /// - A notification for a topic that already waits in the queue takes its place.
     /// - When the queue is full, the OLDEST queued notification is dropped and counted.
     /// - After [`shutdown`](MqttNotifier::shutdown), the notification is dropped and counted.
     fn publish(&self, notification: Notification) {

@@ -1,18 +1,42 @@
 //! The bounded in-process queue between `publish` and the publisher task.
 //!
-//! When full, the OLDEST notification is evicted: notifications are hints, and the newest one
-//! describes the most recent change (a newer revision supersedes an older one for the same node).
+//! Notifications are hints, and a newer one for a topic supersedes an older one (a node's newer
+//! revision, its newer deploy). So a notification for a topic already waiting takes that one's
+//! place in line instead of queueing behind it: a deploy to N nodes queues at most one
+//! notification per node and topic, however often their targets change before the broker
+//! catches up. When the queue is full all the same, the OLDEST notification is evicted.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use edgesync_core::Notification;
 use tokio::sync::Notify;
 
-/// A bounded FIFO that never blocks the producer.
+/// What waits, in order, and where each topic waits.
+#[derive(Debug, Default)]
+struct Waiting {
+    items: VecDeque<Notification>,
+    /// Sequence number of `items[0]`; item `i` has `head + i`.
+    head: u64,
+    /// Topic → sequence number of its waiting notification.
+    by_topic: HashMap<String, u64>,
+}
+
+impl Waiting {
+    fn pop_front(&mut self) -> Option<Notification> {
+        let n = self.items.pop_front()?;
+        if self.by_topic.get(&n.topic) == Some(&self.head) {
+            self.by_topic.remove(&n.topic);
+        }
+        self.head += 1;
+        Some(n)
+    }
+}
+
+/// A bounded FIFO, coalesced by topic, that never blocks the producer.
 #[derive(Debug)]
 pub(crate) struct Queue {
-    items: Mutex<VecDeque<Notification>>,
+    waiting: Mutex<Waiting>,
     capacity: usize,
     ready: Notify,
 }
@@ -20,22 +44,35 @@ pub(crate) struct Queue {
 impl Queue {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            items: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+            waiting: Mutex::new(Waiting {
+                items: VecDeque::with_capacity(capacity.min(1024)),
+                ..Waiting::default()
+            }),
             capacity: capacity.max(1),
             ready: Notify::new(),
         }
     }
 
-    /// Appends `n`; returns the evicted oldest notification when the queue was full.
+    /// Queues `n`, in the place of a waiting notification for the same topic if there is one;
+    /// returns the evicted oldest notification when the queue was full.
     pub(crate) fn push(&self, n: Notification) -> Option<Notification> {
         let evicted = {
-            let mut items = self.lock();
-            let evicted = if items.len() >= self.capacity {
-                items.pop_front()
+            let mut w = self.lock();
+            if let Some(&seq) = w.by_topic.get(&n.topic) {
+                let at = usize::try_from(seq - w.head).unwrap_or(usize::MAX);
+                if let Some(slot) = w.items.get_mut(at) {
+                    *slot = n;
+                    return None;
+                }
+            }
+            let evicted = if w.items.len() >= self.capacity {
+                w.pop_front()
             } else {
                 None
             };
-            items.push_back(n);
+            let seq = w.head + w.items.len() as u64;
+            w.by_topic.insert(n.topic.clone(), seq);
+            w.items.push_back(n);
             evicted
         };
         self.ready.notify_one();
@@ -55,13 +92,13 @@ impl Queue {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().items.len()
     }
 
     /// Never panics: nothing panics while holding the lock, and a poisoned queue is still a
     /// valid queue.
-    fn lock(&self) -> MutexGuard<'_, VecDeque<Notification>> {
-        self.items.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -87,6 +124,35 @@ mod tests {
         assert_eq!(q.len(), 3);
         for i in 2..5 {
             assert_eq!(q.pop().await, n(i));
+        }
+        assert_eq!(q.len(), 0);
+    }
+
+    fn on(topic: &str, payload: &str) -> Notification {
+        Notification {
+            topic: topic.to_owned(),
+            payload: bytes::Bytes::from(payload.to_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_newer_notification_for_a_waiting_topic_takes_its_place() {
+        let q = Queue::new(3);
+        assert_eq!(q.push(on("a", "1")), None);
+        assert_eq!(q.push(on("b", "1")), None);
+        assert_eq!(q.push(on("a", "2")), None);
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.pop().await, on("a", "2"));
+        // Once taken, the topic queues anew, behind what waits.
+        assert_eq!(q.push(on("a", "3")), None);
+        assert_eq!(q.push(on("c", "1")), None);
+        assert_eq!(q.push(on("b", "2")), None);
+        assert_eq!(q.len(), 3, "b2 took b1's place, at the front");
+        assert_eq!(q.push(on("d", "1")), Some(on("b", "2")));
+        // b left the queue when evicted: b3 queues at the back, evicting the oldest (a3).
+        assert_eq!(q.push(on("b", "3")), Some(on("a", "3")));
+        for expected in [on("c", "1"), on("d", "1"), on("b", "3")] {
+            assert_eq!(q.pop().await, expected);
         }
         assert_eq!(q.len(), 0);
     }

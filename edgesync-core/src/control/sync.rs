@@ -226,18 +226,7 @@ impl EdgeSync {
             actions,
             issued_at: now,
         };
-        let record = SyncRecord {
-            id: SyncRecordId::from_uuid(*plan_id.as_uuid()),
-            node_id,
-            plan_id,
-            revision: plan.revision.clone(),
-            base: base.clone(),
-            actions: plan.actions.clone(),
-            results: Vec::new(),
-            status: SyncStatus::Pending,
-            planned_at: now,
-            acked_at: None,
-        };
+        let record = self.pending_record(&plan, &base, SyncStatus::Pending);
         let mut writes = vec![Write::create(Record::SyncRecord(record))];
         let mut installing = Vec::new();
         for pa in &plan.actions {
@@ -438,7 +427,8 @@ impl EdgeSync {
             });
         }
         for attempt in 0..8 {
-            match self.try_ack(node_id, &ack).await {
+            // The first attempt trusts the plan this server handed out; a retry reads the store.
+            match self.try_ack(node_id, &ack, attempt == 0).await {
                 Err(e) if e.code() == ErrorCode::RevisionConflict && attempt < 7 => {
                     // Another replica (or a concurrent ack) moved this node's deployment states.
                     self.reload_node_deployments(node_id).await?;
@@ -453,19 +443,27 @@ impl EdgeSync {
         ))
     }
 
-    async fn try_ack(&self, node_id: NodeId, ack: &Ack) -> Result<AckOutcome> {
-        let key = RecordKey::SyncRecord {
-            node_id,
-            id: SyncRecordId::from_uuid(*ack.plan_id.as_uuid()),
-        };
-        let stored = self.inner.store.get(&key).await?.ok_or_else(|| {
-            Error::new(
-                ErrorCode::PlanNotFound,
-                format!("node {node_id} has no plan {}", ack.plan_id),
-            )
-        })?;
-        let Record::SyncRecord(record) = stored.record else {
-            return Err(Error::internal("a sync key holds another record"));
+    /// One attempt at [`Self::ack_plan`]. With `trust_open_plan`, the plan this server handed
+    /// out and still holds open stands in for its history record (the commit checks the
+    /// record's revision, so a record changed elsewhere fails it with a conflict); otherwise, or
+    /// when it holds none, the record is read from the store.
+    async fn try_ack(
+        &self,
+        node_id: NodeId,
+        ack: &Ack,
+        trust_open_plan: bool,
+    ) -> Result<AckOutcome> {
+        let open = self
+            .inner
+            .open_plans
+            .get(node_id)
+            .filter(|open| trust_open_plan && open.plan.plan_id == ack.plan_id);
+        let (record, record_revision) = match open {
+            Some(open) => (
+                self.pending_record(&open.plan, &open.base, SyncStatus::Pending),
+                open.record_revision,
+            ),
+            None => self.stored_sync_record(node_id, ack.plan_id).await?,
         };
         let results = normalize_results(&record, &ack.results)?;
         if record.status.is_acked() {
@@ -512,7 +510,7 @@ impl EdgeSync {
         node_state.reported = new_state;
         node_state.last_seen_at = Some(now);
         let mut writes = vec![
-            Write::update(Record::SyncRecord(completed), stored.revision),
+            Write::update(Record::SyncRecord(completed), record_revision),
             Write::Put {
                 record: Record::NodeState(node_state.clone()),
                 expect: Expect::Any,
@@ -541,6 +539,28 @@ impl EdgeSync {
             reached_revision: (status == SyncStatus::Succeeded).then(|| record.revision.clone()),
             applied: true,
         })
+    }
+
+    /// Node `node_id`'s history record of plan `plan_id`, with its revision.
+    async fn stored_sync_record(
+        &self,
+        node_id: NodeId,
+        plan_id: PlanId,
+    ) -> Result<(SyncRecord, u64)> {
+        let key = RecordKey::SyncRecord {
+            node_id,
+            id: SyncRecordId::from_uuid(*plan_id.as_uuid()),
+        };
+        let stored = self.inner.store.get(&key).await?.ok_or_else(|| {
+            Error::new(
+                ErrorCode::PlanNotFound,
+                format!("node {node_id} has no plan {plan_id}"),
+            )
+        })?;
+        match stored.record {
+            Record::SyncRecord(record) => Ok((record, stored.revision)),
+            _ => Err(Error::internal("a sync key holds another record")),
+        }
     }
 
     /// The per-node deployment states an ack changes, with the revision each write expects

@@ -44,7 +44,7 @@ async fn survives_a_broker_outage() {
     let started = Instant::now();
     for i in 0..N {
         mqtt.publish(notification(
-            format!("edgesync/nodes/{run}-down/sync"),
+            format!("edgesync/nodes/{run}-down-{i}/sync"),
             i.to_string(),
         ));
     }
@@ -83,7 +83,7 @@ async fn survives_a_broker_outage() {
     let after: Vec<(String, Bytes)> = (0..5)
         .map(|i| {
             (
-                format!("edgesync/nodes/{run}-up/deploy"),
+                format!("edgesync/nodes/{run}-up-{i}/deploy"),
                 Bytes::from(format!("after-{i}")),
             )
         })
@@ -114,7 +114,10 @@ async fn drop_and_shutdown_do_not_hang_while_the_broker_is_down() {
     let url = format!("mqtt://127.0.0.1:{}", free_port());
     let mqtt = MqttNotifier::connect(&url, fast_options()).unwrap();
     for i in 0..100 {
-        mqtt.publish(notification("edgesync/nodes/n/sync", i.to_string()));
+        mqtt.publish(notification(
+            format!("edgesync/nodes/n{i}/sync"),
+            i.to_string(),
+        ));
     }
     let started = Instant::now();
     let stats = mqtt.shutdown(Duration::from_millis(300)).await;

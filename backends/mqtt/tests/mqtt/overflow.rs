@@ -30,7 +30,10 @@ async fn overflow_with_the_broker_down_counts_drops_and_never_blocks() {
     const N: u64 = 50_000;
     let started = Instant::now();
     for i in 0..N {
-        mqtt.publish(notification("edgesync/nodes/n/sync", i.to_string()));
+        mqtt.publish(notification(
+            format!("edgesync/nodes/n{i}/sync"),
+            i.to_string(),
+        ));
     }
     let elapsed = started.elapsed();
     println!("{N} publishes into a queue of 1000 with the broker down took {elapsed:?}");
@@ -69,7 +72,7 @@ async fn overflow_keeps_the_newest_and_delivers_them_once_the_broker_is_back() {
 
     for i in 0..250 {
         mqtt.publish(notification(
-            format!("edgesync/nodes/{run}/sync"),
+            format!("edgesync/nodes/{run}-{i}/sync"),
             i.to_string(),
         ));
     }

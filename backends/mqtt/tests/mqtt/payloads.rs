@@ -75,7 +75,7 @@ async fn shutdown_flushes_what_is_queued() {
     const N: usize = 2_000;
     for i in 0..N {
         mqtt.publish(notification(
-            format!("edgesync/nodes/{run}/sync"),
+            format!("edgesync/nodes/{run}-{i}/sync"),
             i.to_string(),
         ));
     }
