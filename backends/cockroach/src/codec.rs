@@ -17,8 +17,6 @@ use sqlx::{AssertSqlSafe, Row, types::Uuid};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use crate::schema::KeyType;
-
 /// One bound SQL value.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Value {
@@ -51,6 +49,36 @@ impl Value {
             Value::Ts(v) => q.bind(*v),
             Value::OptTs(v) => q.bind(*v),
             Value::Json(v) => q.bind(v),
+        }
+    }
+
+    /// About how many bytes this value takes in a `Bind` message, its length word included
+    /// (JSON estimated from its text: escapes and number digits are not counted exactly).
+    pub(crate) fn wire_len(&self) -> usize {
+        4 + match self {
+            Value::Uuid(_) => 16,
+            Value::Int8(_) | Value::Float8(_) | Value::OptInt8(_) => 8,
+            Value::Ts(_) | Value::OptTs(_) => 8,
+            Value::Int4(_) => 4,
+            Value::Text(v) => v.len(),
+            Value::OptText(v) => v.as_ref().map_or(0, String::len),
+            Value::Json(v) => 1 + json_len(v),
+        }
+    }
+}
+
+/// About the length of `v` as JSON text.
+fn json_len(v: &Json) -> usize {
+    match v {
+        Json::Null | Json::Bool(_) => 5,
+        Json::Number(_) => 20,
+        Json::String(s) => s.len() + 2,
+        Json::Array(items) => 2 + items.iter().map(|i| json_len(i) + 1).sum::<usize>(),
+        Json::Object(fields) => {
+            2 + fields
+                .iter()
+                .map(|(k, v)| k.len() + 4 + json_len(v))
+                .sum::<usize>()
         }
     }
 }
@@ -107,20 +135,6 @@ pub(crate) fn key_values(key: &RecordKey) -> Option<Vec<Value>> {
         RecordKey::ApiKey { id } => vec![uuid(id.as_uuid())],
         RecordKey::Setting { name } => vec![Value::Text(name.clone())],
     })
-}
-
-/// Reads key columns `0..key.len()` of a row back into values comparable with [`key_values`].
-pub(crate) fn read_key(row: &PgRow, key: &[(&str, KeyType)]) -> sqlx::Result<Vec<Value>> {
-    key.iter()
-        .enumerate()
-        .map(|(i, (_, ty))| {
-            Ok(match ty {
-                KeyType::Uuid => Value::Uuid(row.try_get(i)?),
-                KeyType::Int8 => Value::Int8(row.try_get(i)?),
-                KeyType::Text => Value::Text(row.try_get(i)?),
-            })
-        })
-        .collect()
 }
 
 const MIN_TS: OffsetDateTime = datetime!(0001-01-01 0:00 UTC);

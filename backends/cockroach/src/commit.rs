@@ -1,17 +1,20 @@
 //! Atomic commits: one SERIALIZABLE transaction per attempt.
 //!
 //! An attempt
-//! 1. locks and reads the revision of every key the commit touches
-//!    (`SELECT key…, revision … WHERE (key…) IN (…) FOR UPDATE`, one statement per table);
+//! 1. deletes every row the commit touches, which locks it, and reads its revision back
+//!    (`DELETE … WHERE (key…) IN (…) RETURNING key…, revision`, one CTE per table, one
+//!    statement for all of them: `commit_sql`);
 //! 2. checks every write's `Expect`, and the unique values the commit's own puts claim, in write
-//!    order, exactly as the memory store does (`plan`);
-//! 3. deletes every existing row the commit touches, then inserts every put with its new
-//!    revision (old + 1, or 1). Deleting first means a unique value released by one write can be
-//!    claimed by another write of the same commit (a rename and a create, even a swap), as the
-//!    contract says, with constraints that are checked per statement (CockroachDB has no
-//!    deferrable constraints); a value held by a record the commit does not touch violates the
-//!    constraint on insert (SQLSTATE 23505 → `unique_violation`);
+//!    order, exactly as the memory store does (`plan`); a failure rolls the deletes back;
+//! 3. inserts every put with its new revision (old + 1, or 1), again one statement for every
+//!    table. Deleting first means a unique value released by one write can be claimed by
+//!    another write of the same commit (a rename and a create, even a swap), as the contract
+//!    says, with constraints that are checked per statement (CockroachDB has no deferrable
+//!    constraints); a value held by a record the commit does not touch violates the constraint
+//!    on insert (SQLSTATE 23505 → `unique_violation`);
 //! 4. commits.
+//!
+//! `BEGIN`, two statements and `COMMIT`: four round trips, however many tables a commit touches.
 //!
 //! Any failure rolls the transaction back, so nothing changes. Transient failures (40001, a lost
 //! connection before `COMMIT`, a concurrent insert of the same key) run the attempt again through
@@ -26,12 +29,10 @@ use edgesync_core::{Error, Result};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::codec::{self, Value};
+use crate::commit_sql::{self, Part};
 use crate::errors::{Failure, classify_commit, unique_violation};
 use crate::retry::Retrier;
-use crate::schema::{self, Table};
-
-/// Bind parameters per statement, well under PostgreSQL's limit of 65,535.
-const MAX_PARAMS: usize = 30_000;
+use crate::schema;
 
 /// A commit's writes with their SQL values, computed once for all attempts.
 struct Prepared<'a> {
@@ -108,82 +109,93 @@ async fn apply(
     tx: &mut Transaction<'static, Postgres>,
     p: &Prepared<'_>,
 ) -> Result<Vec<u64>, Failure> {
-    // 1. Lock and read the current revisions.
+    // 1. Remove every row the commit touches, which locks it, and read its revision.
     let mut current: Vec<Option<u64>> = vec![None; p.writes.len()];
-    for (kind, indexes) in &p.by_kind {
-        let table = schema::table(*kind);
-        for chunk in indexes.chunks(rows_per_statement(table.key.len())) {
-            let by_key: HashMap<String, usize> =
-                chunk.iter().map(|&i| (key_id(&p.keys[i]), i)).collect();
-            let sql = format!(
-                "SELECT {}, revision FROM {} WHERE {} FOR UPDATE",
-                key_columns(table),
-                table.name,
-                key_in(table, chunk.len())
-            );
-            let rows = codec::statement(&sql, chunk.iter().flat_map(|&i| &p.keys[i]))
-                .fetch_all(&mut **tx)
-                .await?;
-            for row in rows {
-                let key = codec::read_key(&row, table.key)?;
-                let revision: i64 = row.try_get(table.key.len())?;
-                let revision = u64::try_from(revision).map_err(|e| {
-                    Error::corrupt(format!("{} row (revision {revision})", table.name), e)
-                })?;
-                if let Some(&i) = by_key.get(&key_id(&key)) {
-                    current[i] = Some(revision);
-                }
+    let touched: Vec<Part> = p
+        .by_kind
+        .iter()
+        .map(|(kind, indexes)| (schema::table(*kind), indexes.clone()))
+        .collect();
+    let key_bytes = |i: usize| p.keys[i].iter().map(Value::wire_len).sum();
+    for parts in commit_sql::pack(touched, |t| t.key.len(), key_bytes) {
+        let by_key: HashMap<(usize, String), usize> = parts
+            .iter()
+            .enumerate()
+            .flat_map(|(n, (_, rows))| rows.iter().map(move |&i| (n, i)))
+            .map(|(n, i)| ((n, commit_sql::key_text(&p.keys[i])), i))
+            .collect();
+        let args = parts
+            .iter()
+            .flat_map(|(_, rows)| rows)
+            .flat_map(|&i| &p.keys[i]);
+        let rows = codec::statement(&commit_sql::delete_returning(&parts), args)
+            .fetch_all(&mut **tx)
+            .await?;
+        let width = parts.iter().map(|(t, _)| t.key.len()).max().unwrap_or(0);
+        for row in rows {
+            let part: i64 = row.try_get(0)?;
+            let (table, _) = usize::try_from(part)
+                .ok()
+                .and_then(|n| parts.get(n))
+                .ok_or_else(|| Error::internal("a deleted row names no part of the statement"))?;
+            let mut key = Vec::with_capacity(table.key.len());
+            for c in 0..table.key.len() {
+                key.push(row.try_get::<String, _>(1 + c)?);
+            }
+            let revision: i64 = row.try_get(1 + width)?;
+            let revision = u64::try_from(revision).map_err(|e| {
+                Error::corrupt(format!("{} row (revision {revision})", table.name), e)
+            })?;
+            if let Some(&i) = by_key.get(&(part as usize, key.join("\u{0}"))) {
+                current[i] = Some(revision);
             }
         }
     }
 
-    // 2. Preconditions and the commit's own unique claims.
+    // 2. Preconditions and the commit's own unique claims; a failure rolls the deletes back.
     let revisions = plan(p.writes, &current)?;
 
-    // 3. Remove every existing row the commit touches.
-    for (kind, indexes) in &p.by_kind {
-        let table = schema::table(*kind);
-        let existing: Vec<usize> = indexes
-            .iter()
-            .copied()
-            .filter(|&i| current[i].is_some())
-            .collect();
-        for chunk in existing.chunks(rows_per_statement(table.key.len())) {
-            let sql = format!(
-                "DELETE FROM {} WHERE {}",
-                table.name,
-                key_in(table, chunk.len())
-            );
-            codec::statement(&sql, chunk.iter().flat_map(|&i| &p.keys[i]))
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
-
-    // 4. Insert every put at its new revision.
+    // 3. Insert every put at its new revision.
     let revision_values: Vec<Value> = revisions
         .iter()
         .map(|&r| Value::Int8(i64::try_from(r).unwrap_or(i64::MAX)))
         .collect();
-    for (kind, indexes) in &p.by_kind {
-        let table = schema::table(*kind);
-        let puts: Vec<usize> = indexes
-            .iter()
-            .copied()
-            .filter(|&i| matches!(p.writes[i], Write::Put { .. }))
-            .collect();
-        let width = table.key.len() + table.columns.len() + 2;
-        for chunk in puts.chunks(rows_per_statement(width)) {
-            let sql = insert_sql(table, chunk.len());
-            let args = chunk.iter().flat_map(|&i| {
-                let (body, columns) = p.rows[i].split_last().unzip();
-                p.keys[i]
-                    .iter()
-                    .chain(columns.into_iter().flatten())
-                    .chain(iter::once(&revision_values[i]))
-                    .chain(body)
-            });
-            codec::statement(&sql, args).execute(&mut **tx).await?;
+    let puts: Vec<Part> = p
+        .by_kind
+        .iter()
+        .map(|(kind, indexes)| {
+            let puts = indexes
+                .iter()
+                .copied()
+                .filter(|&i| matches!(p.writes[i], Write::Put { .. }))
+                .collect();
+            (schema::table(*kind), puts)
+        })
+        .filter(|(_, puts): &Part| !puts.is_empty())
+        .collect();
+    let row_bytes = |i: usize| {
+        let row: usize = p.rows[i].iter().map(Value::wire_len).sum();
+        key_bytes(i) + row + 12
+    };
+    for parts in commit_sql::pack(puts, commit_sql::insert_width, row_bytes) {
+        let expected: usize = parts.iter().map(|(_, rows)| rows.len()).sum();
+        let args = parts.iter().flat_map(|(_, rows)| rows).flat_map(|&i| {
+            let (body, columns) = p.rows[i].split_last().unzip();
+            p.keys[i]
+                .iter()
+                .chain(columns.into_iter().flatten())
+                .chain(iter::once(&revision_values[i]))
+                .chain(body)
+        });
+        let inserted: i64 = codec::statement(&commit_sql::insert_counting(&parts), args)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get(0)?;
+        if usize::try_from(inserted).ok() != Some(expected) {
+            return Err(Error::internal(format!(
+                "a commit inserted {inserted} rows instead of {expected}"
+            ))
+            .into());
         }
     }
     Ok(revisions)
@@ -216,80 +228,12 @@ fn plan(writes: &[Write], current: &[Option<u64>]) -> Result<Vec<u64>> {
     Ok(revisions)
 }
 
-fn rows_per_statement(params_per_row: usize) -> usize {
-    (MAX_PARAMS / params_per_row.max(1)).max(1)
-}
-
-/// A hashable identity of key values (keys hold no floats, so `Debug` is exact).
-fn key_id(values: &[Value]) -> String {
-    format!("{values:?}")
-}
-
-fn key_columns(table: &Table) -> String {
-    table
-        .key
-        .iter()
-        .map(|(name, _)| *name)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `(k1, k2) IN (($1, $2), ($3, $4), …)` for `rows` keys.
-fn key_in(table: &Table, rows: usize) -> String {
-    format!(
-        "({}) IN ({})",
-        key_columns(table),
-        tuples(table.key.len(), rows)
-    )
-}
-
-/// `($1, $2), ($3, $4), …`: `rows` tuples of `width` placeholders.
-fn tuples(width: usize, rows: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let params: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
-            format!("({})", params.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn insert_sql(table: &Table, rows: usize) -> String {
-    let columns: Vec<&str> = table
-        .key
-        .iter()
-        .map(|(name, _)| *name)
-        .chain(table.columns.iter().copied())
-        .chain(["revision", "body"])
-        .collect();
-    format!(
-        "INSERT INTO {} ({}) VALUES {}",
-        table.name,
-        columns.join(", "),
-        tuples(columns.len(), rows)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use edgesync_core::ErrorCode;
     use edgesync_core::store::{Record, RecordKey};
     use edgesync_core::testkit::fixtures;
-
-    #[test]
-    fn statements_have_one_placeholder_per_value() {
-        let table = schema::table(Kind::FunctionVersion);
-        assert_eq!(
-            key_in(table, 2),
-            "(function_id, version) IN (($1, $2), ($3, $4))"
-        );
-        assert_eq!(
-            insert_sql(schema::table(Kind::Setting), 1),
-            "INSERT INTO settings (name, revision, body) VALUES ($1, $2, $3)"
-        );
-        assert!(rows_per_statement(16) * 16 <= MAX_PARAMS);
-    }
 
     #[test]
     fn plan_checks_in_write_order_like_the_memory_store() {

@@ -27,6 +27,7 @@
 
 mod codec;
 mod commit;
+mod commit_sql;
 mod config;
 mod errors;
 mod migrate;
