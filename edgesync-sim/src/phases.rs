@@ -87,8 +87,13 @@ pub(crate) async fn hello(
     .await)
 }
 
-/// Registers `n` nodes.
-pub(crate) async fn register(ctx: &Arc<Ctx>, workers: usize, n: u64) -> anyhow::Result<Stats> {
+/// Registers `n` more nodes, numbered from `first`.
+pub(crate) async fn register(
+    ctx: &Arc<Ctx>,
+    workers: usize,
+    first: u64,
+    n: u64,
+) -> anyhow::Result<Stats> {
     let registered = Arc::new(std::sync::Mutex::new(Vec::with_capacity(n as usize)));
     let c = ctx.clone();
     let out = registered.clone();
@@ -96,6 +101,7 @@ pub(crate) async fn register(ctx: &Arc<Ctx>, workers: usize, n: u64) -> anyhow::
         let c = c.clone();
         let out = out.clone();
         async move {
+            let i = first + i;
             let tier = if i % 2 == 0 { "edge" } else { "core" };
             let region = ["eu", "us", "ap", "sa"][(i % 4) as usize];
             let body = json!({
@@ -132,7 +138,7 @@ pub(crate) async fn register(ctx: &Arc<Ctx>, workers: usize, n: u64) -> anyhow::
     })
     .await;
     let nodes = std::mem::take(&mut *registered.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
-    *ctx.nodes.write().await = nodes;
+    ctx.nodes.write().await.extend(nodes);
     Ok(stats)
 }
 

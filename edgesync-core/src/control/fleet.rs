@@ -22,7 +22,9 @@ pub(super) struct NodeEntry {
 
 #[derive(Debug, Default)]
 pub(super) struct Fleet {
-    nodes: RwLock<HashMap<NodeId, NodeEntry>>,
+    /// Boxed: the table's spare capacity (up to half of it after it doubles) then costs a
+    /// pointer per slot, not a whole entry.
+    nodes: RwLock<HashMap<NodeId, Box<NodeEntry>>>,
 }
 
 impl Fleet {
@@ -41,7 +43,7 @@ impl Fleet {
                     .unwrap_or_else(|| NodeState::new(node.id));
                 nodes.insert(
                     node.id,
-                    NodeEntry {
+                    Box::new(NodeEntry {
                         node: Versioned {
                             revision: s.revision,
                             value: node,
@@ -49,7 +51,7 @@ impl Fleet {
                         state,
                         change: 0,
                         dirty: false,
-                    },
+                    }),
                 );
             }
         }
@@ -60,13 +62,13 @@ impl Fleet {
 
     /// A copy of node `id`'s entry.
     pub(super) fn get(&self, id: NodeId) -> Option<NodeEntry> {
-        self.read().get(&id).cloned()
+        self.read().get(&id).map(|e| NodeEntry::clone(e))
     }
 
     /// `f` of node `id`'s entry, read in place: no copy (authentication runs this on every
     /// node request).
     pub(super) fn inspect<R>(&self, id: NodeId, f: impl FnOnce(&NodeEntry) -> R) -> Option<R> {
-        self.read().get(&id).map(f)
+        self.read().get(&id).map(|e| f(e))
     }
 
     /// Whether node `id` is registered.
@@ -76,7 +78,7 @@ impl Fleet {
 
     /// Copies every entry (for listings and maintenance).
     pub(super) fn snapshot(&self) -> Vec<NodeEntry> {
-        self.read().values().cloned().collect()
+        self.read().values().map(|e| NodeEntry::clone(e)).collect()
     }
 
     /// Copies of the node records that satisfy `pred` (without their presence), taken under
@@ -98,12 +100,12 @@ impl Fleet {
     pub(super) fn insert(&self, node: Versioned<Node>, state: NodeState) {
         self.write().insert(
             node.value.id,
-            NodeEntry {
+            Box::new(NodeEntry {
                 node,
                 state,
                 change: 0,
                 dirty: false,
-            },
+            }),
         );
     }
 
@@ -140,12 +142,12 @@ impl Fleet {
                         .unwrap_or_else(|| NodeState::new(id));
                     map.insert(
                         id,
-                        NodeEntry {
+                        Box::new(NodeEntry {
                             node,
                             state,
                             change: 0,
                             dirty: false,
-                        },
+                        }),
                     );
                 }
             }
@@ -249,11 +251,11 @@ impl Fleet {
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<NodeId, NodeEntry>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<NodeId, Box<NodeEntry>>> {
         self.nodes.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<NodeId, NodeEntry>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<NodeId, Box<NodeEntry>>> {
         self.nodes.write().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -131,22 +131,10 @@ impl EdgeSync {
         known: &str,
         timeout: Duration,
     ) -> Result<String> {
-        let mut rx = self
-            .inner
+        self.inner
             .targets
-            .subscribe(node_id)
-            .ok_or_else(|| node_not_found(node_id))?;
-        let wait = async {
-            loop {
-                if rx.borrow_and_update().as_str() != known {
-                    return;
-                }
-                if rx.changed().await.is_err() {
-                    return;
-                }
-            }
-        };
-        let _ = tokio::time::timeout(timeout.min(MAX_WAIT), wait).await;
+            .wait_for_change(node_id, known, timeout.min(MAX_WAIT))
+            .await;
         self.sync_revision(node_id)
     }
 

@@ -1,12 +1,18 @@
-//! Every node's current target, kept in memory with its revision, and a watch channel per node
-//! that wakes long polls when the revision changes. Unchanged polls are answered from here
-//! without touching the store.
+//! Every node's current target, kept in memory with its revision, and the wake-ups of long
+//! polls when a revision changes. Unchanged polls are answered from here without touching the
+//! store.
+//!
+//! Long polls wait on one of [`WAKE_SHARDS`] shared notifiers (the node's id picks it), not on
+//! a channel per node: a channel is a few hundred bytes, times every node of the fleet, to wake
+//! the few that hold a poll. A change wakes every poll of its shard, and each checks its own
+//! node's revision before waiting again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use crate::desired::{Catalog, NodeTarget};
 use crate::model::{InstallFunction, Node, NodeId, NodeLifecycle};
@@ -15,15 +21,37 @@ use crate::notify::{Notification, Notifier};
 /// The revision draining nodes report: their target is frozen to what they run.
 pub(super) const DRAINING_REVISION: &str = "draining";
 
+/// Notifiers long polls wait on.
+const WAKE_SHARDS: usize = 1024;
+
 struct Entry {
     target: Arc<NodeTarget>,
     draining: bool,
-    revision: watch::Sender<String>,
 }
 
-#[derive(Default)]
+impl Entry {
+    /// The revision a poll compares against: the target's, or [`DRAINING_REVISION`].
+    fn revision(&self) -> &str {
+        if self.draining {
+            DRAINING_REVISION
+        } else {
+            &self.target.revision
+        }
+    }
+}
+
 pub(super) struct Targets {
     nodes: RwLock<HashMap<NodeId, Entry>>,
+    wake: Box<[Notify]>,
+}
+
+impl Default for Targets {
+    fn default() -> Self {
+        Self {
+            nodes: RwLock::default(),
+            wake: (0..WAKE_SHARDS).map(|_| Notify::new()).collect(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Targets {
@@ -48,16 +76,41 @@ impl Targets {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&node)
-            .map(|e| e.revision.borrow().clone())
+            .map(|e| e.revision().to_owned())
     }
 
-    /// A receiver that sees every revision change of the node.
-    pub(super) fn subscribe(&self, node: NodeId) -> Option<watch::Receiver<String>> {
+    /// Whether the node's revision is still `known` (`None`: no such node).
+    fn is_still(&self, node: NodeId, known: &str) -> Option<bool> {
         self.nodes
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&node)
-            .map(|e| e.revision.subscribe())
+            .map(|e| e.revision() == known)
+    }
+
+    /// The notifier a long poll of `node` waits on.
+    fn shard(node: NodeId) -> usize {
+        let bytes = node.as_uuid().as_bytes();
+        (usize::from(bytes[14]) << 8 | usize::from(bytes[15])) % WAKE_SHARDS
+    }
+
+    /// Waits until the node's revision is no longer `known` or `timeout` passes; returns at once
+    /// for an unknown node.
+    pub(super) async fn wait_for_change(&self, node: NodeId, known: &str, timeout: Duration) {
+        let shard = &self.wake[Self::shard(node)];
+        let wait = async {
+            loop {
+                // Registered before the check, so a change right after it still wakes us.
+                let notified = shard.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.is_still(node, known) != Some(true) {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, wait).await;
     }
 
     /// Recomputes the targets of `nodes`; returns the ids whose revision changed, and the
@@ -83,10 +136,10 @@ impl Targets {
         let mut gained = Vec::new();
         let mut map = self.nodes.write().unwrap_or_else(PoisonError::into_inner);
         for (id, target, draining) in computed {
-            let revision = if draining {
-                DRAINING_REVISION.to_owned()
+            let revision: &str = if draining {
+                DRAINING_REVISION
             } else {
-                target.revision.clone()
+                &target.revision
             };
             let before = map.get(&id).map(|e| (e.target.clone(), e.draining));
             if !draining {
@@ -104,28 +157,24 @@ impl Targets {
             }
             match map.get_mut(&id) {
                 Some(entry) => {
+                    let moved = entry.revision() != revision;
                     entry.target = target;
                     entry.draining = draining;
-                    if *entry.revision.borrow() != revision {
-                        entry.revision.send_replace(revision.clone());
+                    if moved {
                         changed.push(id);
                     }
                 }
                 None => {
-                    let (tx, _) = watch::channel(revision.clone());
-                    map.insert(
-                        id,
-                        Entry {
-                            target,
-                            draining,
-                            revision: tx,
-                        },
-                    );
+                    map.insert(id, Entry { target, draining });
                     changed.push(id);
                 }
             }
         }
         drop(map);
+        let shards: BTreeSet<usize> = changed.iter().map(|id| Self::shard(*id)).collect();
+        for shard in shards {
+            self.wake[shard].notify_waiters();
+        }
         for id in &changed {
             if let Some(rev) = self.revision(*id) {
                 notifier.publish(Notification {
@@ -171,5 +220,75 @@ impl Targets {
                     .map(|i| (*id, i.version))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::notify::InProcessNotifier;
+    use crate::testkit::fixtures;
+
+    /// Two nodes whose ids pick the same wake-up shard.
+    fn neighbours() -> (Node, Node) {
+        let mut a = fixtures::node("a");
+        let mut b = fixtures::node("b");
+        let mut bytes = *a.id.as_uuid().as_bytes();
+        a.id = NodeId::from_uuid(uuid::Uuid::from_bytes(bytes));
+        bytes[0] ^= 0xff;
+        b.id = NodeId::from_uuid(uuid::Uuid::from_bytes(bytes));
+        assert_eq!(Targets::shard(a.id), Targets::shard(b.id));
+        (a, b)
+    }
+
+    #[tokio::test]
+    async fn a_change_wakes_its_node_and_not_the_others_of_its_shard() {
+        let targets = Targets::default();
+        let notifier = InProcessNotifier::new(16);
+        let catalog = Catalog::default();
+        let (mut a, b) = neighbours();
+        targets.recompute([&a, &b], &catalog, &notifier);
+        let known = targets.revision(a.id).unwrap();
+        assert_eq!(targets.revision(b.id).unwrap(), known);
+
+        let started = Instant::now();
+        let wait_a = targets.wait_for_change(a.id, &known, Duration::from_secs(5));
+        let wait_b = targets.wait_for_change(b.id, &known, Duration::from_millis(400));
+        let change = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            a.lifecycle = NodeLifecycle::Draining;
+            let (changed, _) = targets.recompute([&a], &catalog, &notifier);
+            assert_eq!(changed, vec![a.id]);
+        };
+        let woke_a = async {
+            wait_a.await;
+            started.elapsed()
+        };
+        let woke_b = async {
+            wait_b.await;
+            started.elapsed()
+        };
+        let (a_after, b_after, ()) = tokio::join!(woke_a, woke_b, change);
+        assert!(a_after < Duration::from_millis(300), "{a_after:?}");
+        assert!(b_after >= Duration::from_millis(400), "{b_after:?}");
+        assert_eq!(targets.revision(a.id).unwrap(), DRAINING_REVISION);
+        assert_eq!(targets.revision(b.id).unwrap(), known);
+    }
+
+    #[tokio::test]
+    async fn waiting_on_an_unknown_node_or_a_stale_revision_returns_at_once() {
+        let targets = Targets::default();
+        let started = Instant::now();
+        targets
+            .wait_for_change(NodeId::random(), "r", Duration::from_secs(5))
+            .await;
+        let (a, _) = neighbours();
+        targets.recompute([&a], &Catalog::default(), &InProcessNotifier::new(4));
+        targets
+            .wait_for_change(a.id, "not-the-revision", Duration::from_secs(5))
+            .await;
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }
