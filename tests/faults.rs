@@ -62,7 +62,7 @@ impl Faulty {
         let dir = tempfile::tempdir().unwrap();
         let inner_store = edgesync_server::wiring::open_store(
             &format!("sled://{}", dir.path().join("store").display()),
-            1,
+            edgesync_server::wiring::StoreOptions::default(),
         )
         .await
         .unwrap()

@@ -102,6 +102,11 @@ pub struct ServeArgs {
     #[arg(long, env = "EDGESYNC_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
 
+    /// sled's page cache, in MiB (sled store). What hot paths read lives in the server's own
+    /// tables; this cache holds the pages being written and occasional reads.
+    #[arg(long, env = "EDGESYNC_SLED_CACHE_MB", default_value_t = 64)]
+    pub sled_cache_mb: u64,
+
     /// MQTT broker for node notifications (`mqtt://host:1883`, `mqtts://host:8883`); off when
     /// unset: nodes converge by polling.
     #[arg(long, env = "EDGESYNC_MQTT")]
@@ -245,6 +250,7 @@ impl ServeArgs {
             max_concurrent_uploads: 4,
             request_timeout_s: 30,
             db_max_connections: 16,
+            sled_cache_mb: 64,
             mqtt: None,
             require_signatures: false,
             quota_max_memory_pages: 65_536,

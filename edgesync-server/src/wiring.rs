@@ -27,9 +27,27 @@ pub fn is_sql_url(url: &str) -> bool {
         .any(|p| url.starts_with(p))
 }
 
+/// How a store is opened: the SQL pool's size, sled's page cache.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOptions {
+    /// Most database connections (SQL store).
+    pub max_connections: u32,
+    /// sled's page cache in bytes (sled store).
+    pub sled_cache_bytes: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 2,
+            sled_cache_bytes: edgesync_sled::DEFAULT_CACHE_BYTES,
+        }
+    }
+}
+
 /// Opens the record store named by `url`: `sled:///path`, `memory://`, or `postgresql://…` /
 /// `postgres://…` / `cockroachdb://…` (several replicas may share a SQL store).
-pub async fn open_store(url: &str, max_connections: u32) -> Result<OpenedStore> {
+pub async fn open_store(url: &str, options: StoreOptions) -> Result<OpenedStore> {
     if let Some(path) = url.strip_prefix("sled://") {
         if path.is_empty() {
             return Err(Error::invalid(
@@ -37,7 +55,7 @@ pub async fn open_store(url: &str, max_connections: u32) -> Result<OpenedStore> 
             ));
         }
         return Ok(OpenedStore {
-            store: Arc::new(SledStore::open(path)?),
+            store: Arc::new(SledStore::open_with_cache(path, options.sled_cache_bytes)?),
             sql: None,
         });
     }
@@ -51,7 +69,7 @@ pub async fn open_store(url: &str, max_connections: u32) -> Result<OpenedStore> 
         let sql = CockroachStore::connect(
             url,
             CockroachConfig {
-                max_connections: max_connections.max(1),
+                max_connections: options.max_connections.max(1),
                 ..CockroachConfig::default()
             },
         )
@@ -73,7 +91,7 @@ pub async fn migrate(url: &str) -> Result<String> {
     if !is_sql_url(url) {
         return Ok("sled and memory stores need no migration".into());
     }
-    let opened = open_store(url, 2).await?;
+    let opened = open_store(url, StoreOptions::default()).await?;
     let Some(sql) = opened.sql else {
         return Err(Error::internal("a SQL URL opened a non-SQL store"));
     };
@@ -131,7 +149,11 @@ pub async fn build_instrumented(
         Some(url) => url.clone(),
         None => file_url(&args.data_dir.join("artifacts"))?,
     };
-    let opened = open_store(&store_url, args.db_max_connections).await?;
+    let options = StoreOptions {
+        max_connections: args.db_max_connections,
+        sled_cache_bytes: args.sled_cache_mb.max(1) << 20,
+    };
+    let opened = open_store(&store_url, options).await?;
     let mut config = args.core_config();
     if let Some(sql) = &opened.sql {
         let state = sql.check_schema().await?;

@@ -22,4 +22,4 @@ mod group_commit;
 mod layout;
 mod store;
 
-pub use store::SledStore;
+pub use store::{DEFAULT_CACHE_BYTES, SledStore};

@@ -17,6 +17,9 @@ use crate::error::{from_open, from_sled};
 use crate::group_commit::GroupCommit;
 use crate::layout::{Trees, prefix_end};
 
+/// sled's page cache unless configured otherwise: 64 MiB.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+
 /// A [`Store`] in one sled database directory: a single-binary deployment's storage.
 ///
 /// - Commits are sled transactions over every tree, so they apply atomically and serializably.
@@ -40,12 +43,25 @@ pub struct SledStore {
 }
 
 impl SledStore {
-    /// Opens (creating when missing) the store in directory `path`.
+    /// Opens (creating when missing) the store in directory `path`, with a page cache of
+    /// [`DEFAULT_CACHE_BYTES`].
     ///
     /// Fails with `store_unavailable` when another process has the directory open.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`open`](Self::open) with a page cache of `cache_bytes`. The control plane keeps what
+    /// its hot paths read in its own tables, so sled's cache only has to hold the pages being
+    /// written and the occasional read (history, listings); sled's own default, 1 GiB, would
+    /// hold a copy of every record of a large fleet.
+    pub fn open_with_cache(path: impl AsRef<Path>, cache_bytes: u64) -> Result<Self> {
         let path = path.as_ref();
-        let db = sled::Config::new().path(path).open().map_err(from_open)?;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            .open()
+            .map_err(from_open)?;
         Self::from_db(db, Some(path.to_owned()))
     }
 

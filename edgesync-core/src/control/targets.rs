@@ -40,9 +40,15 @@ impl Entry {
     }
 }
 
+/// Distinct targets remembered for sharing (see [`Targets::share`]).
+const SHARED_TARGETS: usize = 4096;
+
 pub(super) struct Targets {
     nodes: RwLock<HashMap<NodeId, Entry>>,
     wake: Box<[Notify]>,
+    /// Recently computed targets by revision, so nodes targeted one at a time (registrations)
+    /// share one copy of an equal target instead of holding one each.
+    shared: std::sync::Mutex<HashMap<String, Arc<NodeTarget>>>,
 }
 
 impl Default for Targets {
@@ -50,6 +56,7 @@ impl Default for Targets {
         Self {
             nodes: RwLock::default(),
             wake: (0..WAKE_SHARDS).map(|_| Notify::new()).collect(),
+            shared: std::sync::Mutex::default(),
         }
     }
 }
@@ -77,6 +84,21 @@ impl Targets {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&node)
             .map(|e| e.revision().to_owned())
+    }
+
+    /// An equal target already in use, if one was seen recently, or `target`, remembered.
+    fn share(&self, target: Arc<NodeTarget>) -> Arc<NodeTarget> {
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(known) = shared.get(&target.revision)
+            && (Arc::ptr_eq(known, &target) || **known == *target)
+        {
+            return known.clone();
+        }
+        if shared.len() >= SHARED_TARGETS {
+            shared.clear();
+        }
+        shared.insert(target.revision.clone(), target.clone());
+        target
     }
 
     /// Whether the node's revision is still `known` (`None`: no such node).
@@ -136,6 +158,7 @@ impl Targets {
         let mut gained = Vec::new();
         let mut map = self.nodes.write().unwrap_or_else(PoisonError::into_inner);
         for (id, target, draining) in computed {
+            let target = self.share(target);
             let revision: &str = if draining {
                 DRAINING_REVISION
             } else {
@@ -275,6 +298,18 @@ mod tests {
         assert!(b_after >= Duration::from_millis(400), "{b_after:?}");
         assert_eq!(targets.revision(a.id).unwrap(), DRAINING_REVISION);
         assert_eq!(targets.revision(b.id).unwrap(), known);
+    }
+
+    #[test]
+    fn nodes_targeted_one_at_a_time_share_an_equal_target() {
+        let targets = Targets::default();
+        let notifier = InProcessNotifier::new(4);
+        let (a, b) = neighbours();
+        targets.recompute([&a], &Catalog::default(), &notifier);
+        targets.recompute([&b], &Catalog::default(), &notifier);
+        let (ta, _) = targets.get(a.id).unwrap();
+        let (tb, _) = targets.get(b.id).unwrap();
+        assert!(Arc::ptr_eq(&ta, &tb));
     }
 
     #[tokio::test]
