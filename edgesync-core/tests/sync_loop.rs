@@ -14,7 +14,7 @@ use edgesync_core::selector::{Labels, Selector};
 use edgesync_core::store::memory::MemoryStore;
 use edgesync_core::store::{Collection, Record, Store, StoreExt};
 use edgesync_core::testkit::faulty::FaultyStore;
-use edgesync_core::testkit::sim::{SimNode, converge};
+use edgesync_core::testkit::sim::{SimNode, all_succeeded, converge};
 use edgesync_core::testkit::{MemArtifacts, wasm_fixtures};
 use edgesync_core::{EdgeSync, ErrorCode};
 use futures::StreamExt;
@@ -250,18 +250,6 @@ async fn pending_plan(es: &EdgeSync, node: NodeId) -> edgesync_core::control::Se
     p
 }
 
-fn all_ok(p: &edgesync_core::control::ServedPlan) -> Vec<ActionResult> {
-    p.actions
-        .iter()
-        .map(|a| ActionResult {
-            action_id: a.action.id,
-            succeeded: true,
-            error_code: None,
-            error: None,
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn an_ack_is_all_or_nothing_when_the_store_fails() {
     let faulty = Arc::new(FaultyStore::new(Arc::new(MemoryStore::new())));
@@ -281,7 +269,7 @@ async fn an_ack_is_all_or_nothing_when_the_store_fails() {
             node.id,
             Ack {
                 plan_id: plan.plan_id,
-                results: all_ok(&plan),
+                results: all_succeeded(&plan),
                 state: None,
             },
         )
@@ -320,7 +308,7 @@ async fn an_ack_is_all_or_nothing_when_the_store_fails() {
             node.id,
             Ack {
                 plan_id: plan.plan_id,
-                results: all_ok(&plan),
+                results: all_succeeded(&plan),
                 state: None,
             },
         )
@@ -350,7 +338,7 @@ async fn concurrent_acks_of_one_plan_apply_once() {
         let es = es.clone();
         let ack = Ack {
             plan_id: plan.plan_id,
-            results: all_ok(&plan),
+            results: all_succeeded(&plan),
             state: None,
         };
         handles.push(tokio::spawn(async move { es.ack_plan(node.id, ack).await }));
@@ -392,14 +380,14 @@ async fn bad_acks_are_rejected_and_change_nothing() {
     );
     let other_nodes = Ack {
         plan_id: plan.plan_id,
-        results: all_ok(&plan),
+        results: all_succeeded(&plan),
         state: None,
     };
     assert_eq!(
         code(es.ack_plan(n2.id, other_nodes).await),
         ErrorCode::PlanNotFound
     );
-    let mut out_of_range = all_ok(&plan);
+    let mut out_of_range = all_succeeded(&plan);
     out_of_range.push(ActionResult {
         action_id: 99,
         succeeded: true,
@@ -435,7 +423,7 @@ async fn bad_acks_are_rejected_and_change_nothing() {
         ErrorCode::InvalidRequest,
         "missing results"
     );
-    let mut twice = all_ok(&plan);
+    let mut twice = all_succeeded(&plan);
     twice.push(twice[0].clone());
     assert_eq!(
         code(
@@ -462,13 +450,13 @@ async fn bad_acks_are_rejected_and_change_nothing() {
         n1.id,
         Ack {
             plan_id: plan.plan_id,
-            results: all_ok(&plan),
+            results: all_succeeded(&plan),
             state: None,
         },
     )
     .await
     .unwrap();
-    let mut different = all_ok(&plan);
+    let mut different = all_succeeded(&plan);
     different[0].succeeded = false;
     assert_eq!(
         code(

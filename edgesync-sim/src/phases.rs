@@ -530,6 +530,16 @@ pub(crate) async fn store_calls(ctx: &Ctx) -> anyhow::Result<f64> {
         .sum())
 }
 
+/// Node `n`'s conditional sync poll on the revision it knows, held up to `wait` seconds.
+async fn sync_request(c: &Ctx, n: &SimNode, wait: Option<u64>) -> reqwest::RequestBuilder {
+    let rev = n.revision.read().await.clone().unwrap_or_default();
+    let wait = wait.map_or_else(String::new, |s| format!("?wait={s}"));
+    c.http
+        .get(format!("{}/api/v1/nodes/{}/sync{wait}", c.url, n.id))
+        .bearer_auth(&n.token)
+        .header("If-None-Match", format!("\"{rev}\""))
+}
+
 /// `m` nodes hold long polls on their current revision; then a new deployment goes out.
 /// Returns the time until each poll returned a new plan, sorted.
 pub(crate) async fn convergence(ctx: &Arc<Ctx>, m: usize) -> anyhow::Result<Vec<Duration>> {
@@ -542,13 +552,7 @@ pub(crate) async fn convergence(ctx: &Arc<Ctx>, m: usize) -> anyhow::Result<Vec<
         let mut go = go_tx.subscribe();
         let ready = ready.clone();
         handles.push(tokio::spawn(async move {
-            let rev = n.revision.read().await.clone().unwrap_or_default();
-            let req = c
-                .http
-                .get(format!("{}/api/v1/nodes/{}/sync?wait=30", c.url, n.id))
-                .bearer_auth(&n.token)
-                .header("If-None-Match", format!("\"{rev}\""))
-                .send();
+            let req = sync_request(&c, &n, Some(30)).await.send();
             ready.wait().await;
             let resp = req.await;
             let started = go.recv().await.ok()?;
@@ -623,15 +627,7 @@ pub(crate) async fn convergence_notified(
         started += 1;
         let c = ctx.clone();
         polls.spawn(async move {
-            let rev = n.revision.read().await.clone().unwrap_or_default();
-            let r = c
-                .http
-                .get(format!("{}/api/v1/nodes/{}/sync", c.url, n.id))
-                .bearer_auth(&n.token)
-                .header("If-None-Match", format!("\"{rev}\""))
-                .send()
-                .await
-                .ok()?;
+            let r = sync_request(&c, &n, None).await.send().await.ok()?;
             (r.status() == reqwest::StatusCode::OK).then(|| t0.elapsed())
         });
     }

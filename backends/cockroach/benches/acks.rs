@@ -40,10 +40,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use edgesync_cockroach::{CockroachConfig, CockroachStore};
 use edgesync_core::control::{Ack, Config, NewDeployment, ServedPlan};
-use edgesync_core::model::{ActionResult, FunctionId, FunctionSpec, NodeId, PlanAction};
+use edgesync_core::model::{FunctionId, FunctionSpec, NodeId, PlanAction};
 use edgesync_core::selector::Selector;
 use edgesync_core::store::batching::BatchingStore;
-use edgesync_core::testkit::sim::SimNode;
+use edgesync_core::testkit::sim::{SimNode, all_succeeded};
 use edgesync_core::testkit::{MemArtifacts, wasm_fixtures};
 use edgesync_core::{EdgeSync, planner};
 use futures::StreamExt;
@@ -57,16 +57,7 @@ const UPDATE: &str = "UPDATE raw_acks SET body = $2 WHERE id = $1";
 
 /// A node's ack of its plan: every action succeeded, and the state that leaves it in.
 fn ack_for(node: &SimNode, plan: &ServedPlan) -> Ack {
-    let results: Vec<ActionResult> = plan
-        .actions
-        .iter()
-        .map(|a| ActionResult {
-            action_id: a.action.id,
-            succeeded: true,
-            error_code: None,
-            error: None,
-        })
-        .collect();
+    let results = all_succeeded(plan);
     let actions: Vec<PlanAction> = plan.actions.iter().map(|a| a.action.clone()).collect();
     let state = planner::apply(&node.state, &actions, &results, &plan.revision);
     Ack {

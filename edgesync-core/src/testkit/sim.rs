@@ -55,6 +55,19 @@ pub enum SimStep {
     },
 }
 
+/// One successful result per action of `plan`: what a node that applied all of it reports.
+pub fn all_succeeded(plan: &ServedPlan) -> Vec<ActionResult> {
+    plan.actions
+        .iter()
+        .map(|a| ActionResult {
+            action_id: a.action.id,
+            succeeded: true,
+            error_code: None,
+            error: None,
+        })
+        .collect()
+}
+
 impl SimNode {
     /// Registers a node with these labels in POP `pop`.
     pub async fn register(es: &EdgeSync, name: &str, pop: &str, labels: Labels) -> Result<Self> {
