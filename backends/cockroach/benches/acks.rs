@@ -13,10 +13,11 @@
 //! A real control plane (`EdgeSync` on `CockroachStore`) holds N registered nodes. Every round
 //! uploads a new version of one function and deploys it to all of them; every node then polls
 //! (untimed: that issues and stores its plan) and the timed part acknowledges all N plans through
-//! `EdgeSync::ack_plan`, exactly what `POST /api/v1/nodes/{id}/sync/ack` runs: read the plan's
-//! history entry, then one SERIALIZABLE transaction that completes it and writes the node's state
-//! and its per-deployment state (`SELECT … FOR UPDATE`, `DELETE` and `INSERT` per table, retried
-//! on 40001). Rows, each the median of the rounds (a warm-up round first, discarded):
+//! `EdgeSync::ack_plan`, exactly what `POST /api/v1/nodes/{id}/sync/ack` runs: one SERIALIZABLE
+//! transaction that completes the plan's history entry and writes the node's state and its
+//! per-deployment states (one `DELETE … RETURNING` and one `INSERT` for the three tables, retried
+//! on 40001), through the `BatchingStore` the server puts in front of the SQL store. Rows, each
+//! the median of the rounds (a warm-up round first, discarded):
 //!
 //! * `(a)` baseline: a bare single-row `UPDATE raw_acks SET body = $2 WHERE id = $1` per node,
 //!   autocommit, one connection, on a plain table `(id UUID PRIMARY KEY, body JSONB)`, with the
