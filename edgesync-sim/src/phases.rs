@@ -102,7 +102,7 @@ pub(crate) async fn register(
         let out = out.clone();
         async move {
             let i = first + i;
-            let tier = if i % 2 == 0 { "edge" } else { "core" };
+            let tier = if i.is_multiple_of(2) { "edge" } else { "core" };
             let region = ["eu", "us", "ap", "sa"][(i % 4) as usize];
             let body = json!({
                 "name": format!("sim-{}-{i}", c.run),
