@@ -10,7 +10,8 @@
 //!
 //! Merging never changes an outcome. A merged transaction is atomic, so when it fails nothing
 //! was applied, and each commit of the batch then runs alone, in arrival order, and gets exactly
-//! the result it would have had. Commits that write the same key are never merged. The work runs
+//! the result it would have had; only when the store itself is unavailable (after its own
+//! retries) does every commit of the batch get that error at once. Commits that write the same key are never merged. The work runs
 //! on a task of its own, so a caller that stops waiting (a client that hung up) neither cancels
 //! a commit half-way nor stalls the others.
 
@@ -22,7 +23,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{ListQuery, Page, RecordKey, Store, Stored, UniqueIndex, Write};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Most commits merged into one transaction.
 const MAX_COMMITS: usize = 64;
@@ -91,23 +92,36 @@ async fn run_committer(store: Arc<dyn Store>, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
-/// Commits `batch` as one transaction when its commits are disjoint, else (or when that fails)
-/// each alone, in order.
+/// Commits `batch` as one transaction when its commits are disjoint, else (or when that fails
+/// for a reason that may be one commit's) each alone, in order.
 async fn commit_batch(store: &dyn Store, batch: Vec<Job>) {
     if batch.len() > 1 && disjoint(&batch) {
         let merged: Vec<Write> = batch
             .iter()
             .flat_map(|j| j.writes.iter().cloned())
             .collect();
-        if let Ok(revisions) = store.commit(&merged).await {
-            let mut revisions = revisions.into_iter();
-            for job in batch {
-                let mine: Vec<u64> = revisions.by_ref().take(job.writes.len()).collect();
-                let _ = job.done.send(Ok(mine));
+        match store.commit(&merged).await {
+            Ok(revisions) => {
+                let mut revisions = revisions.into_iter();
+                for job in batch {
+                    let mine: Vec<u64> = revisions.by_ref().take(job.writes.len()).collect();
+                    let _ = job.done.send(Ok(mine));
+                }
+                return;
             }
-            return;
+            // The store is unavailable (and already retried): every commit of the batch would
+            // fail the same way, so say so now rather than retry each alone, one after the
+            // other, while the queue waits.
+            Err(e) if e.kind() == ErrorKind::Unavailable => {
+                for job in batch {
+                    let _ = job.done.send(Err(Error::new(e.code(), e.message())));
+                }
+                return;
+            }
+            // A precondition or a unique value of one commit: nothing was applied, and every
+            // commit gets its own verdict below.
+            Err(_) => {}
         }
-        // Nothing was applied; every commit gets its own verdict below.
     }
     for job in batch {
         let outcome = store.commit(&job.writes).await;
@@ -166,6 +180,7 @@ mod tests {
     use crate::store::memory::MemoryStore;
     use crate::store::{Expect, Record};
     use crate::testkit::counting::CountingStore;
+    use crate::testkit::faulty::FaultyStore;
     use crate::testkit::fixtures;
 
     #[tokio::test]
@@ -242,6 +257,49 @@ mod tests {
                 assert_eq!(outcome.unwrap(), vec![1]);
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_stale_update_fails_alone_and_an_unavailable_store_fails_the_batch_at_once() {
+        let faulty = Arc::new(FaultyStore::new(Arc::new(MemoryStore::new())));
+        let store = Arc::new(BatchingStore::new(faulty.clone()));
+        let states: Vec<NodeState> = (0..30)
+            .map(|_| NodeState::new(crate::model::NodeId::random()))
+            .collect();
+        for s in &states {
+            store.commit(&[state_put(s)]).await.unwrap();
+        }
+        // Every third update expects a revision the record no longer has.
+        let outcomes = futures::future::join_all(states.iter().enumerate().map(|(i, s)| {
+            let store = store.clone();
+            let expected = if i % 3 == 0 { 7 } else { 1 };
+            let write = Write::update(Record::NodeState(s.clone()), expected);
+            async move { store.commit(&[write]).await }
+        }))
+        .await;
+        for (i, outcome) in outcomes.into_iter().enumerate() {
+            match i % 3 {
+                0 => assert_eq!(outcome.unwrap_err().code(), ErrorCode::RevisionConflict),
+                _ => assert_eq!(outcome.unwrap(), vec![2]),
+            }
+        }
+
+        faulty.set_down(true);
+        let calls = faulty.commits().calls();
+        let outcomes = futures::future::join_all(states.iter().map(|s| {
+            let store = store.clone();
+            let write = state_put(s);
+            async move { store.commit(&[write]).await }
+        }))
+        .await;
+        for outcome in outcomes {
+            assert_eq!(outcome.unwrap_err().code(), ErrorCode::StoreUnavailable);
+        }
+        let tried = faulty.commits().calls() - calls;
+        assert!(
+            tried < 30,
+            "30 commits against a store that is down took {tried} attempts"
+        );
     }
 
     #[tokio::test]
