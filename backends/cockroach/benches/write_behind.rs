@@ -46,11 +46,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use edgesync_cockroach::{CockroachConfig, CockroachStore};
-use edgesync_core::model::{
-    FunctionId, NodeId, NodeState, NodeStatus, ReportedState, ResourceUsage, RunningFunction,
-    Timestamp,
-};
+use edgesync_core::model::{FunctionId, NodeState, Timestamp};
 use edgesync_core::store::{Record, Store, Write};
+use edgesync_core::testkit::fixtures::heartbeat_state;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool};
 use support::{BoxResult, describe_server, median, scalar};
@@ -58,32 +56,6 @@ use support::{BoxResult, describe_server, median, scalar};
 /// Writes per commit in `flush_node_states` (`FLUSH_BATCH` in `control/maintenance.rs`).
 const FLUSH_BATCH: usize = 500;
 const UPDATE: &str = "UPDATE raw_node_states SET body = $2 WHERE node_id = $1";
-
-/// A node state as a heartbeating agent reports it: a few functions, both revisions, usage.
-fn node_state(i: usize, functions: &[FunctionId], seen_ms: i64) -> NodeState {
-    NodeState {
-        node_id: NodeId::random(),
-        last_seen_at: Some(Timestamp::from_unix_millis(seen_ms)),
-        status: NodeStatus::Online,
-        reported: ReportedState {
-            functions: functions
-                .iter()
-                .map(|&function_id| RunningFunction {
-                    function_id,
-                    version: 1 + (i % 7) as u32,
-                })
-                .collect(),
-            schema_version: 12,
-            routes_revision: Some(format!("{:016x}", i * 7919)),
-            sync_revision: Some(format!("{:016x}", i * 104_729)),
-            resources: ResourceUsage {
-                cpu_percent: 10.0 + (i % 900) as f64 / 10.0,
-                memory_bytes: 300 << 20,
-                disk_bytes: 2 << 30,
-            },
-        },
-    }
-}
 
 /// `flush_node_states`: the states in batches of 500, one durable commit after the other.
 async fn commit_batched(store: &CockroachStore, states: &[NodeState]) -> BoxResult<()> {
@@ -164,7 +136,7 @@ async fn run(url: &str, n: usize, rounds: usize) -> BoxResult<()> {
     // N nodes on both sides before the clock starts.
     let functions: Vec<FunctionId> = (0..3).map(|_| FunctionId::random()).collect();
     let t0 = 1_767_225_600_000;
-    let mut states: Vec<NodeState> = (0..n).map(|i| node_state(i, &functions, t0)).collect();
+    let mut states: Vec<NodeState> = (0..n).map(|i| heartbeat_state(i, &functions, t0)).collect();
     commit_batched(&store, &states).await?;
     let mut tx = raw.begin().await?;
     for (id, body) in raw_rows(&states)? {

@@ -40,11 +40,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use edgesync_core::model::{
-    FunctionId, NodeId, NodeState, NodeStatus, ReportedState, ResourceUsage, RunningFunction,
-    Timestamp,
-};
+use edgesync_core::model::{FunctionId, NodeState, Timestamp};
 use edgesync_core::store::{Record, Store, Write};
+use edgesync_core::testkit::fixtures::heartbeat_state;
 use edgesync_sled::SledStore;
 
 /// Writes per commit in `flush_node_states` (`FLUSH_BATCH` in `control/maintenance.rs`).
@@ -54,34 +52,10 @@ const TASKS: usize = 64;
 /// Most records of the one-`fsync`-per-record rows.
 const MAX_SINGLE: usize = 1000;
 
-/// A node state as a heartbeating agent reports it: a few functions, both revisions, usage.
-fn node_state(i: usize, functions: &[FunctionId], seen_ms: i64) -> NodeState {
-    NodeState {
-        node_id: NodeId::random(),
-        last_seen_at: Some(Timestamp::from_unix_millis(seen_ms)),
-        status: NodeStatus::Online,
-        reported: ReportedState {
-            functions: functions
-                .iter()
-                .map(|&function_id| RunningFunction {
-                    function_id,
-                    version: 1 + (i % 7) as u32,
-                })
-                .collect(),
-            schema_version: 12,
-            routes_revision: Some(format!("{:016x}", i * 7919)),
-            sync_revision: Some(format!("{:016x}", i * 104_729)),
-            resources: ResourceUsage {
-                cpu_percent: 10.0 + (i % 900) as f64 / 10.0,
-                memory_bytes: 300 << 20,
-                disk_bytes: 2 << 30,
-            },
-        },
-    }
-}
-
 fn fleet(n: usize, functions: &[FunctionId], seen_ms: i64) -> Vec<NodeState> {
-    (0..n).map(|i| node_state(i, functions, seen_ms)).collect()
+    (0..n)
+        .map(|i| heartbeat_state(i, functions, seen_ms))
+        .collect()
 }
 
 /// The stored key and value of a state, as the store lays them out (`layout.rs`, `codec.rs`):

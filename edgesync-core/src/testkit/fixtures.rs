@@ -31,6 +31,33 @@ pub fn node(name: &str) -> Node {
     }
 }
 
+/// The `i`-th node state of a benchmark fleet as a heartbeating agent reports it: `functions`
+/// at varying versions, both revisions, usage, last seen at `seen_ms` (Unix milliseconds).
+pub fn heartbeat_state(i: usize, functions: &[FunctionId], seen_ms: i64) -> NodeState {
+    NodeState {
+        node_id: NodeId::random(),
+        last_seen_at: Some(Timestamp::from_unix_millis(seen_ms)),
+        status: NodeStatus::Online,
+        reported: ReportedState {
+            functions: functions
+                .iter()
+                .map(|&function_id| RunningFunction {
+                    function_id,
+                    version: 1 + (i % 7) as u32,
+                })
+                .collect(),
+            schema_version: 12,
+            routes_revision: Some(format!("{:016x}", i * 7919)),
+            sync_revision: Some(format!("{:016x}", i * 104_729)),
+            resources: ResourceUsage {
+                cpu_percent: 10.0 + (i % 900) as f64 / 10.0,
+                memory_bytes: 300 << 20,
+                disk_bytes: 2 << 30,
+            },
+        },
+    }
+}
+
 /// A function named `name` with `latest_version`.
 pub fn function(name: &str, latest_version: u32) -> Function {
     Function {
