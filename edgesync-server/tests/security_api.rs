@@ -70,7 +70,7 @@ async fn keys_are_created_listed_rotated_and_revoked() {
 
     let resp = h
         .client
-        .delete(format!("/api/v1/api-keys/{id}"))
+        .post(format!("/api/v1/api-keys/{id}/revoke"))
         .header("Authorization", Harness::bearer(&h.admin))
         .send()
         .await;

@@ -28,9 +28,10 @@ impl Client {
         self.json(Call::get(format!("/api/v1/api-keys/{id}"))).await
     }
 
-    /// `DELETE /api/v1/api-keys/{id}`: both secrets stop working; answers the revoked key.
+    /// `POST /api/v1/api-keys/{id}/revoke`: both secrets stop working; answers the revoked key
+    /// (it stays listed, marked revoked). Revoking twice changes nothing, so it is retried.
     pub async fn revoke_api_key(&self, id: Uuid) -> Result<ApiKeyInfo> {
-        self.json(Call::delete(format!("/api/v1/api-keys/{id}")))
+        self.json(Call::post(format!("/api/v1/api-keys/{id}/revoke")).idempotent())
             .await
     }
 

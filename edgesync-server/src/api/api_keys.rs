@@ -114,8 +114,10 @@ impl ApiKeysApi {
 
     /// Revoke an API key
     ///
-    /// Both its secrets stop working at once. The key stays listed, marked revoked.
-    #[oai(path = "/:id", method = "delete", operation_id = "revoke_api_key")]
+    /// Both its secrets stop working at once, for good. The key stays listed, marked revoked,
+    /// so that its history (who had it, when it was last used) remains: revoking is a change of
+    /// state like rotation, not a deletion. Revoking a revoked key changes nothing.
+    #[oai(path = "/:id/revoke", method = "post", operation_id = "revoke_api_key")]
     async fn revoke(&self, auth: ApiKeyAuth, id: Path<Uuid>) -> ApiResult<Json<w::ApiKeyInfo>> {
         auth.require(&self.edgesync, Scope::Admin)?;
         let key = self
