@@ -1,5 +1,8 @@
-//! Group commit in front of a store whose commits cost round trips: commits that arrive while
-//! one is in flight are merged into the next transaction.
+//! Group commit in front of a store whose commits cost round trips or run one at a time:
+//! commits that arrive while one is in flight are merged into the next transaction.
+//!
+//! sled runs one transaction at a time and a durable commit then waits for a flush; merged,
+//! 64 concurrent single-record commits run 5× as fast (`write_behind` bench of `edgesync-sled`).
 //!
 //! On a SQL store an ack is one SERIALIZABLE transaction of about a dozen statements. Many nodes
 //! acknowledge at once after a deploy, and their transactions, each small, mostly wait on round
@@ -17,7 +20,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
@@ -60,7 +63,7 @@ impl BatchingStore {
     fn queue(&self) -> &mpsc::Sender<Job> {
         self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(run_committer(self.inner.clone(), rx));
+            tokio::spawn(run_committer(Arc::downgrade(&self.inner), rx));
             tx
         })
     }
@@ -74,8 +77,11 @@ impl fmt::Debug for BatchingStore {
     }
 }
 
-/// Commits what the queue holds, batch after batch, until every sender is gone.
-async fn run_committer(store: Arc<dyn Store>, mut queue: mpsc::Receiver<Job>) {
+/// Commits what the queue holds, batch after batch, until every sender is gone. It holds the
+/// store only while it commits a batch, so dropping the [`BatchingStore`] closes the store
+/// behind it at once (sled releases its files, and the data directory can be opened again),
+/// not whenever this task next runs.
+async fn run_committer(store: Weak<dyn Store>, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.recv().await {
         let mut writes = first.writes.len();
         let mut batch = vec![first];
@@ -88,7 +94,14 @@ async fn run_committer(store: Arc<dyn Store>, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(store.as_ref(), batch).await;
+        match store.upgrade() {
+            Some(store) => commit_batch(store.as_ref(), batch).await,
+            None => {
+                for job in batch {
+                    let _ = job.done.send(Err(Error::internal("the store was closed")));
+                }
+            }
+        }
     }
 }
 
@@ -182,6 +195,20 @@ mod tests {
     use crate::testkit::counting::CountingStore;
     use crate::testkit::faulty::FaultyStore;
     use crate::testkit::fixtures;
+
+    #[tokio::test]
+    async fn dropping_it_releases_the_store_at_once() {
+        let inner: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let released = Arc::downgrade(&inner);
+        let store = BatchingStore::new(inner);
+        let state = fixtures::heartbeat_state(0, &[], 0);
+        store.commit(&[state_put(&state)]).await.unwrap();
+        drop(store);
+        assert!(
+            released.upgrade().is_none(),
+            "the committer task still holds the store"
+        );
+    }
 
     #[tokio::test]
     async fn the_store_contract_holds() {
