@@ -69,22 +69,25 @@ impl EdgeSync {
 
     /// Writes every node state that changed in memory, in batches.
     pub async fn flush_node_states(&self) -> Result<usize> {
-        let dirty = self.inner.fleet.dirty_states();
+        let mut dirty = self.inner.fleet.dirty_states().into_iter();
         let mut written = 0;
-        for batch in dirty.chunks(FLUSH_BATCH) {
-            let writes: Vec<Write> = batch
-                .iter()
-                .map(|(state, _)| Write::put(Record::NodeState(state.clone())))
-                .collect();
+        loop {
+            // The states move into their writes: one copy each, taken under the fleet's lock.
+            let (writes, done): (Vec<Write>, Vec<_>) = dirty
+                .by_ref()
+                .take(FLUSH_BATCH)
+                .map(|(state, change)| {
+                    let id = state.node_id;
+                    (Write::put(Record::NodeState(state)), (id, change))
+                })
+                .unzip();
+            if writes.is_empty() {
+                return Ok(written);
+            }
             self.inner.store.commit(&writes).await?;
-            let done: Vec<_> = batch
-                .iter()
-                .map(|(s, change)| (s.node_id, *change))
-                .collect();
             self.inner.fleet.mark_clean(&done);
-            written += batch.len();
+            written += writes.len();
         }
-        Ok(written)
     }
 
     /// Expires pending uploads ([`EdgeSync::expire_pending_uploads`]), deletes artifacts no

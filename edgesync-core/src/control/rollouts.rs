@@ -342,13 +342,14 @@ impl EdgeSync {
             .map(|b| b.iter().copied().collect())
             .unwrap_or_default();
         for node in d.rollout.released_nodes() {
-            let runs = self.inner.fleet.get(*node).is_some_and(|e| {
+            // Read in place: this runs over every released node on every maintenance pass.
+            let runs = self.inner.fleet.inspect(*node, |e| {
                 e.state
                     .reported
                     .functions
                     .iter()
                     .any(|f| f.function_id == d.function_id && f.version == d.version)
-            });
+            }) == Some(true);
             let record = self.inner.node_deployments.get(d.id, *node);
             let failed = record
                 .as_ref()

@@ -140,10 +140,11 @@ impl EdgeSync {
 
     /// The plan that takes the node from what it reports to its target.
     pub async fn sync_plan(&self, node_id: NodeId) -> Result<ServedPlan> {
-        let entry = self
+        // Only what the node reports, copied out in place (not its whole fleet entry).
+        let current = self
             .inner
             .fleet
-            .get(node_id)
+            .inspect(node_id, |e| e.state.reported.clone())
             .ok_or_else(|| node_not_found(node_id))?;
         let (target, draining) = self
             .inner
@@ -157,7 +158,6 @@ impl EdgeSync {
                 actions: Vec::new(),
             });
         }
-        let current = entry.state.reported.clone();
         let actions = planner::plan(&current, &target, &self.inner.catalog.migrations());
         if actions.is_empty() {
             self.abandon_open_plan(node_id).await;
@@ -487,14 +487,13 @@ impl EdgeSync {
         completed.status = status;
         completed.acked_at = Some(now);
 
-        let entry = self
+        let mut node_state = self
             .inner
             .fleet
-            .get(node_id)
+            .inspect(node_id, |e| e.state.clone())
             .ok_or_else(|| node_not_found(node_id))?;
         let deployment_writes =
             self.deployment_states_after(node_id, &record, &results, &new_state, now)?;
-        let mut node_state = entry.state.clone();
         node_state.reported = new_state;
         node_state.last_seen_at = Some(now);
         let mut writes = vec![
