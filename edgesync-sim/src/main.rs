@@ -11,6 +11,7 @@
 
 mod load;
 mod mqtt;
+mod paired;
 mod phases;
 mod server;
 mod stats;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::load::Stop;
+use crate::paired::{Paired, paired};
 use crate::server::Server;
 use crate::stats::Stats;
 
@@ -85,6 +87,21 @@ fn paced_line(name: &str, (s, offered): &(Stats, f64)) {
     );
 }
 
+/// A phase measured alongside its own baseline slices ([`paired`]).
+fn paired_line(name: &str, p: &Paired, target: &str) {
+    let s = &p.phase;
+    println!(
+        "{name:<34} {:>9.0}/s  {:>5.2}× baseline   p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  errors {:<5} {target} (baseline alongside: {:.0}/s)",
+        s.rate(),
+        p.ratio(),
+        s.quantile_ms(0.5),
+        s.quantile_ms(0.99),
+        s.quantile_ms(1.0),
+        s.errors,
+        p.baseline.rate(),
+    );
+}
+
 fn line(name: &str, s: &Stats, baseline: f64, target: &str) {
     println!(
         "{name:<34} {:>9.0}/s  {:>5.2}× baseline   p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  errors {:<5} {target}",
@@ -144,8 +161,9 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // The baseline runs at the start (after a discarded second that opens the connections) and
-    // again at the end; every ratio is against the faster of the two, so a slow start (or a
-    // machine that slowed down) never flatters a figure.
+    // again at the end; the ratios without a target are against the faster of the two, so a
+    // slow start (or a machine that slowed down) never flatters a figure. The ratios with a
+    // target are against slices of the baseline run alongside the phase (`paired`).
     phases::hello(&ctx, workers, Duration::from_secs(1)).await?;
     let hello_first = phases::hello(&ctx, workers, duration).await?.rate();
     // Registered in two halves: the second half's growth is the marginal cost of a node, without
@@ -158,14 +176,25 @@ async fn main() -> anyhow::Result<()> {
     let rss_after = server.rss_bytes();
     register.elapsed += second.elapsed;
     register.merge(second);
-    let heartbeats = phases::heartbeats(&ctx, workers, duration).await;
+    // The three figures with ratio targets are measured in slices interleaved with slices of
+    // the baseline (`paired`): their ratios compare the same stretch of time.
+    let heartbeats = paired(&ctx, workers, duration, |d, from| {
+        phases::heartbeats(&ctx, workers, d, from)
+    })
+    .await?;
     let telemetry = phases::telemetry_pushes(&ctx, workers, duration).await;
     phases::deploy(&ctx, "sim-hello", 1, 0).await?;
-    let plans = phases::plan_polls(&ctx, workers, Stop::After(duration)).await;
+    let plans = paired(&ctx, workers, duration, |d, from| {
+        phases::plan_polls(&ctx, workers, Stop::After(d), from)
+    })
+    .await?;
     // Every node learns its revision (a plan poll each) before the 304 phase.
-    phases::plan_polls(&ctx, workers, Stop::Count(args.nodes)).await;
+    phases::plan_polls(&ctx, workers, Stop::Count(args.nodes), 0).await;
     let calls_before = phases::store_calls(&ctx).await?;
-    let not_modified = phases::not_modified_polls(&ctx, workers, duration).await;
+    let not_modified = paired(&ctx, workers, duration, |d, from| {
+        phases::not_modified_polls(&ctx, workers, d, from)
+    })
+    .await?;
     let calls_after = phases::store_calls(&ctx).await?;
     let converge_n = args.converge_nodes.min(args.nodes as usize);
     let converged = phases::convergence(&ctx, converge_n).await?;
@@ -199,22 +228,16 @@ async fn main() -> anyhow::Result<()> {
         "baseline GET /bench/hello", baseline
     );
     line("registrations", &register, baseline, "");
-    line(
-        "authenticated heartbeats",
-        &heartbeats,
-        baseline,
-        "target ≥ 0.70×",
-    );
+    paired_line("authenticated heartbeats", &heartbeats, "target ≥ 0.70×");
     line(
         &format!("telemetry batches ({} samples)", phases::TELEMETRY_SAMPLES),
         &telemetry,
         baseline,
         "",
     );
-    line(
+    paired_line(
         "sync polls answered 304",
         &not_modified,
-        baseline,
         "target ≥ 0.90×, p99 < 5 ms",
     );
     println!(
@@ -222,12 +245,7 @@ async fn main() -> anyhow::Result<()> {
         "  store calls during the 304 phase",
         calls_after - calls_before
     );
-    line(
-        "sync polls returning a plan",
-        &plans,
-        baseline,
-        "target ≥ 0.30×",
-    );
+    paired_line("sync polls returning a plan", &plans, "target ≥ 0.30×");
     if converge_n > 0 {
         convergence_line(
             "convergence after a deploy (long poll)",

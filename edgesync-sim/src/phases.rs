@@ -238,13 +238,18 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-/// Authenticated heartbeats, round-robin over the fleet.
-pub(crate) async fn heartbeats(ctx: &Arc<Ctx>, workers: usize, duration: Duration) -> Stats {
+/// Authenticated heartbeats, round-robin over the fleet from node `from` on.
+pub(crate) async fn heartbeats(
+    ctx: &Arc<Ctx>,
+    workers: usize,
+    duration: Duration,
+    from: u64,
+) -> Stats {
     let c = ctx.clone();
     run("heartbeats", workers, Stop::After(duration), move |i| {
         let c = c.clone();
         async move {
-            match node(&c, i).await {
+            match node(&c, from + i).await {
                 Some(n) => heartbeat(&c, &n).await,
                 None => false,
             }
@@ -421,13 +426,14 @@ pub(crate) async fn steady_fleet(
     }
 }
 
-/// Sync polls that return a plan (no `If-None-Match`); records each node's revision.
-pub(crate) async fn plan_polls(ctx: &Arc<Ctx>, workers: usize, stop: Stop) -> Stats {
+/// Sync polls that return a plan (no `If-None-Match`), round-robin from node `from` on;
+/// records each node's revision.
+pub(crate) async fn plan_polls(ctx: &Arc<Ctx>, workers: usize, stop: Stop, from: u64) -> Stats {
     let c = ctx.clone();
     run("sync polls returning a plan", workers, stop, move |i| {
         let c = c.clone();
         async move {
-            let Some(n) = node(&c, i).await else {
+            let Some(n) = node(&c, from + i).await else {
                 return false;
             };
             let Ok(r) = c
@@ -450,11 +456,12 @@ pub(crate) async fn plan_polls(ctx: &Arc<Ctx>, workers: usize, stop: Stop) -> St
     .await
 }
 
-/// Sync polls naming the current revision: answered `304 Not Modified`.
+/// Sync polls naming the current revision, from node `from` on: answered `304 Not Modified`.
 pub(crate) async fn not_modified_polls(
     ctx: &Arc<Ctx>,
     workers: usize,
     duration: Duration,
+    from: u64,
 ) -> Stats {
     let c = ctx.clone();
     run(
@@ -464,7 +471,7 @@ pub(crate) async fn not_modified_polls(
         move |i| {
             let c = c.clone();
             async move {
-                match node(&c, i).await {
+                match node(&c, from + i).await {
                     Some(n) => conditional_poll(&c, &n, false).await,
                     None => false,
                 }
