@@ -14,9 +14,9 @@
 //! Merging never changes an outcome. A merged transaction is atomic, so when it fails nothing
 //! was applied, and each commit of the batch then runs alone, in arrival order, and gets exactly
 //! the result it would have had; only when the store itself is unavailable (after its own
-//! retries) does every commit of the batch get that error at once. Commits that write the same key are never merged. The work runs
-//! on a task of its own, so a caller that stops waiting (a client that hung up) neither cancels
-//! a commit half-way nor stalls the others.
+//! retries) does every commit of the batch get that error at once. Commits that write the same
+//! key are never merged. The work runs on a task of its own, so a caller that stops waiting (a
+//! client that hung up) neither cancels a commit half-way nor stalls the others.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -94,21 +94,25 @@ async fn run_committer(store: Weak<dyn Store>, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        match store.upgrade() {
-            Some(store) => commit_batch(store.as_ref(), batch).await,
-            None => {
-                for job in batch {
-                    let _ = job.done.send(Err(Error::internal("the store was closed")));
-                }
+        let Some(store) = store.upgrade() else {
+            for job in batch {
+                let _ = job.done.send(Err(Error::internal("the store was closed")));
             }
+            continue;
+        };
+        let outcomes = commit_batch(store.as_ref(), &batch).await;
+        // Let go of the store before anyone hears back (see above).
+        drop(store);
+        for (job, outcome) in batch.into_iter().zip(outcomes) {
+            let _ = job.done.send(outcome);
         }
     }
 }
 
 /// Commits `batch` as one transaction when its commits are disjoint, else (or when that fails
-/// for a reason that may be one commit's) each alone, in order.
-async fn commit_batch(store: &dyn Store, batch: Vec<Job>) {
-    if batch.len() > 1 && disjoint(&batch) {
+/// for a reason that may be one commit's) each alone, in order. Returns each commit's outcome.
+async fn commit_batch(store: &dyn Store, batch: &[Job]) -> Vec<Result<Vec<u64>>> {
+    if batch.len() > 1 && disjoint(batch) {
         let merged: Vec<Write> = batch
             .iter()
             .flat_map(|j| j.writes.iter().cloned())
@@ -116,30 +120,30 @@ async fn commit_batch(store: &dyn Store, batch: Vec<Job>) {
         match store.commit(&merged).await {
             Ok(revisions) => {
                 let mut revisions = revisions.into_iter();
-                for job in batch {
-                    let mine: Vec<u64> = revisions.by_ref().take(job.writes.len()).collect();
-                    let _ = job.done.send(Ok(mine));
-                }
-                return;
+                return batch
+                    .iter()
+                    .map(|job| Ok(revisions.by_ref().take(job.writes.len()).collect()))
+                    .collect();
             }
             // The store is unavailable (and already retried): every commit of the batch would
             // fail the same way, so say so now rather than retry each alone, one after the
             // other, while the queue waits.
             Err(e) if e.kind() == ErrorKind::Unavailable => {
-                for job in batch {
-                    let _ = job.done.send(Err(Error::new(e.code(), e.message())));
-                }
-                return;
+                return batch
+                    .iter()
+                    .map(|_| Err(Error::new(e.code(), e.message())))
+                    .collect();
             }
             // A precondition or a unique value of one commit: nothing was applied, and every
             // commit gets its own verdict below.
             Err(_) => {}
         }
     }
+    let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
-        let outcome = store.commit(&job.writes).await;
-        let _ = job.done.send(outcome);
+        outcomes.push(store.commit(&job.writes).await);
     }
+    outcomes
 }
 
 /// No key is written by two commits of the batch (nor twice by one: such a commit is invalid
