@@ -255,23 +255,36 @@ impl EdgeSync {
                 "limit must be between 1 and {MAX_NODE_PAGE}"
             )));
         }
-        let mut views: Vec<NodeView> = self
-            .inner
-            .fleet
-            .snapshot()
-            .iter()
-            .filter(|e| filter.after.as_ref().is_none_or(|a| &e.node.value.name > a))
-            .filter(|e| filter.pop.as_ref().is_none_or(|p| &e.node.value.pop == p))
-            .filter(|e| {
-                filter
-                    .selector
-                    .as_ref()
-                    .is_none_or(|s| s.matches(&e.node.value.labels))
-            })
-            .map(|e| self.view(e))
-            .filter(|v| filter.status.is_none_or(|s| v.status == s))
-            .collect();
-        views.sort_by(|a, b| a.node.name.cmp(&b.node.name));
+        let now = self.now();
+        let offline_after = self.inner.config.offline_timeout;
+        // Matched in place and only the page copied out: an operator paging through 100,000
+        // nodes must not copy the whole fleet once per page.
+        let mut views: Vec<NodeView> = self.inner.fleet.scan(|entries| {
+            let mut hits: Vec<&NodeEntry> = entries
+                .filter(|e| filter.after.as_ref().is_none_or(|a| &e.node.value.name > a))
+                .filter(|e| filter.pop.as_ref().is_none_or(|p| &e.node.value.pop == p))
+                .filter(|e| {
+                    filter
+                        .selector
+                        .as_ref()
+                        .is_none_or(|s| s.matches(&e.node.value.labels))
+                })
+                .filter(|e| {
+                    filter
+                        .status
+                        .is_none_or(|s| derive_status(e, now, offline_after) == s)
+                })
+                .collect();
+            let by_name =
+                |a: &&NodeEntry, b: &&NodeEntry| a.node.value.name.cmp(&b.node.value.name);
+            // One more than the page tells whether there is a next one.
+            if hits.len() > limit + 1 {
+                hits.select_nth_unstable_by(limit, by_name);
+                hits.truncate(limit + 1);
+            }
+            hits.sort_unstable_by(by_name);
+            hits.into_iter().map(|e| self.view(e)).collect()
+        });
         let next = if views.len() > limit {
             views.truncate(limit);
             views.last().map(|v| v.node.name.clone())
@@ -367,12 +380,15 @@ impl EdgeSync {
     /// How many nodes are in each status right now (statuses with none are left out).
     pub fn node_counts_by_status(&self) -> Vec<(NodeStatus, u64)> {
         let now = self.now();
+        let offline_after = self.inner.config.offline_timeout;
         let mut counts = std::collections::BTreeMap::new();
-        for e in self.inner.fleet.snapshot() {
-            *counts
-                .entry(derive_status(&e, now, self.inner.config.offline_timeout))
-                .or_insert(0u64) += 1;
-        }
+        self.inner.fleet.scan(|entries| {
+            for e in entries {
+                *counts
+                    .entry(derive_status(e, now, offline_after))
+                    .or_insert(0u64) += 1;
+            }
+        });
         counts.into_iter().collect()
     }
 
