@@ -171,6 +171,60 @@ pub fn selects(d: &Deployment, node: &Node) -> bool {
     d.pop.as_ref().is_none_or(|p| p == &node.pop) && d.selector.matches(&node.labels)
 }
 
+/// The winning deployment of one function on a node, with what it installs.
+struct Winner<'c> {
+    deployment: &'c Deployment,
+    name: &'c String,
+    version: &'c FunctionVersion,
+    sha256: &'c String,
+    size: u64,
+}
+
+/// Among `deployments` (one function's, best first), the best that selects `node`, admits it
+/// and names a deployable version.
+fn winner<'c>(
+    node: &Node,
+    catalog: &'c Catalog,
+    function_id: FunctionId,
+    deployments: &'c [Deployment],
+) -> Option<Winner<'c>> {
+    deployments
+        .iter()
+        .filter(|d| selects(d, node) && catalog.admits(d, node.id))
+        .find_map(|d| {
+            let (name, v) = catalog.versions.get(&(function_id, d.version))?;
+            match (v.status, &v.sha256, v.size) {
+                (VersionStatus::Ready, Some(sha256), Some(size)) => Some(Winner {
+                    deployment: d,
+                    name,
+                    version: v,
+                    sha256,
+                    size,
+                }),
+                _ => None,
+            }
+        })
+}
+
+/// The deployment whose version of `function_id` node `node` should run, as in
+/// [`target_for`], without computing the node's whole target.
+pub fn winning_deployment(
+    node: &Node,
+    catalog: &Catalog,
+    function_id: FunctionId,
+) -> Option<DeploymentId> {
+    if node.lifecycle == NodeLifecycle::Decommissioned {
+        return None;
+    }
+    winner(
+        node,
+        catalog,
+        function_id,
+        catalog.deployments_of(function_id),
+    )
+    .map(|w| w.deployment.id)
+}
+
 /// Computes a node's target. Among the live deployments of a function that select the node, the
 /// highest priority wins, then the newest. Decommissioned nodes run nothing.
 pub fn target_for(node: &Node, catalog: &Catalog) -> NodeTarget {
@@ -178,19 +232,14 @@ pub fn target_for(node: &Node, catalog: &Catalog) -> NodeTarget {
     if node.lifecycle != NodeLifecycle::Decommissioned {
         for (function_id, deployments) in &catalog.deployments {
             // The best selecting deployment whose version is deployable wins.
-            let winner = deployments
-                .iter()
-                .filter(|d| selects(d, node) && catalog.admits(d, node.id))
-                .find_map(|d| {
-                    let (name, v) = catalog.versions.get(&(*function_id, d.version))?;
-                    match (v.status, &v.sha256, v.size) {
-                        (VersionStatus::Ready, Some(sha256), Some(size)) => {
-                            Some((d, name, v, sha256, size))
-                        }
-                        _ => None,
-                    }
-                });
-            let Some((d, name, v, sha256, size)) = winner else {
+            let Some(Winner {
+                deployment: d,
+                name,
+                version: v,
+                sha256,
+                size,
+            }) = winner(node, catalog, *function_id, deployments)
+            else {
                 continue;
             };
             functions.insert(
@@ -294,4 +343,78 @@ fn target_revision(
     }
     h.update(routes_revision.as_bytes());
     format!("t-{}", h.hex())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Rollout, Strategy, Timestamp};
+    use crate::selector::Selector;
+    use crate::testkit::fixtures;
+
+    fn deployment(
+        function_id: FunctionId,
+        version: u32,
+        selector: &str,
+        priority: i32,
+    ) -> Deployment {
+        Deployment {
+            id: DeploymentId::ordered(),
+            name: String::new(),
+            function_id,
+            version,
+            selector: Selector::parse(selector).unwrap(),
+            pop: None,
+            priority,
+            strategy: Strategy::default(),
+            status: DeploymentStatus::InProgress,
+            status_reason: None,
+            rollout: Rollout::default(),
+            created_at: Timestamp::from_unix_millis(1),
+            updated_at: Timestamp::from_unix_millis(1),
+        }
+    }
+
+    fn node(region: &str, tier: &str, lifecycle: NodeLifecycle) -> Node {
+        let mut n = fixtures::node(&format!("{region}-{tier}"));
+        n.labels = BTreeMap::from([
+            ("region".to_owned(), region.to_owned()),
+            ("tier".to_owned(), tier.to_owned()),
+        ]);
+        n.lifecycle = lifecycle;
+        n
+    }
+
+    #[test]
+    fn the_winning_deployment_is_the_one_the_whole_target_installs() {
+        let f = FunctionId::random();
+        let mut not_ready = fixtures::function_version(f, 3);
+        not_ready.status = VersionStatus::PendingUpload;
+        let edge = deployment(f, 1, "tier=edge", 1);
+        let eu = deployment(f, 2, "region=eu", 2);
+        // Best priority, but its version cannot be installed: it wins nothing.
+        let broken = deployment(f, 3, "", 9);
+        let catalog = Catalog::new(
+            [edge.clone(), eu.clone(), broken],
+            [
+                ("f".to_owned(), fixtures::function_version(f, 1)),
+                ("f".to_owned(), fixtures::function_version(f, 2)),
+                ("f".to_owned(), not_ready),
+            ],
+            Vec::new(),
+            0,
+        );
+        let active = NodeLifecycle::Active;
+        for (n, expected) in [
+            (node("eu", "edge", active), Some(eu.id)),
+            (node("us", "edge", active), Some(edge.id)),
+            (node("eu", "core", active), Some(eu.id)),
+            (node("us", "core", active), None),
+            (node("eu", "edge", NodeLifecycle::Decommissioned), None),
+        ] {
+            let whole = target_for(&n, &catalog).deployment_for(f);
+            assert_eq!(winning_deployment(&n, &catalog, f), expected, "{}", n.name);
+            assert_eq!(whole, expected, "{}", n.name);
+        }
+    }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use super::EdgeSync;
 use super::deployments::deployment_not_found;
-use crate::desired::{Catalog, selects, target_for};
+use crate::desired::{selects, target_for, winning_deployment};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::*;
 use crate::planner;
@@ -160,18 +160,6 @@ struct Tally {
 }
 
 impl EdgeSync {
-    /// The nodes `d` would win if it were fully released (for planning and previews).
-    pub(super) fn winning_nodes(&self, d: &Deployment, catalog: &Catalog) -> Vec<Node> {
-        self.inner
-            .fleet
-            .snapshot()
-            .into_iter()
-            .map(|e| e.node.value)
-            .filter(|n| n.lifecycle == NodeLifecycle::Active && selects(d, n))
-            .filter(|n| target_for(n, catalog).deployment_for(d.function_id) == Some(d.id))
-            .collect()
-    }
-
     /// Plans a new deployment's batches and releases the first.
     pub(super) fn plan_rollout(
         &self,
@@ -186,8 +174,16 @@ impl EdgeSync {
             .inner
             .catalog
             .catalog_with(unrestricted, (function_name.to_owned(), version.clone()));
-        let nodes = self.winning_nodes(d, &catalog);
-        let batches = batches_for(&d.strategy, nodes.iter().collect());
+        // The nodes `d` would win if fully released, batched under one read of the fleet: a
+        // deploy to 100,000 nodes neither copies the fleet nor computes whole targets.
+        let batches = self.inner.fleet.scan(|entries| {
+            let nodes: Vec<&Node> = entries
+                .map(|e| &e.node.value)
+                .filter(|n| n.lifecycle == NodeLifecycle::Active && selects(d, n))
+                .filter(|n| winning_deployment(n, &catalog, d.function_id) == Some(d.id))
+                .collect();
+            batches_for(&d.strategy, nodes)
+        });
         d.rollout = Rollout {
             released: u32::from(!batches.is_empty()),
             batches,
