@@ -209,18 +209,21 @@ impl EdgeSync {
             .inner
             .catalog
             .catalog_with(deployment.clone(), (name.to_owned(), version.clone()));
-        for entry in self.inner.fleet.snapshot() {
-            let node = &entry.node.value;
+        // Only the nodes that advertise a budget and that the deployment selects are copied
+        // out (their records, not their presence); only those it wins get a whole target.
+        let candidates = self.inner.fleet.nodes_where(|n| {
+            n.memory_budget_bytes.is_some() && crate::desired::selects(deployment, n)
+        });
+        for node in &candidates {
             let Some(budget) = node.memory_budget_bytes else {
                 continue;
             };
-            if !crate::desired::selects(deployment, node) {
+            if crate::desired::winning_deployment(node, &catalog, deployment.function_id)
+                != Some(deployment.id)
+            {
                 continue;
             }
             let target = crate::desired::target_for(node, &catalog);
-            if target.deployment_for(deployment.function_id) != Some(deployment.id) {
-                continue;
-            }
             let need = |i: &InstallFunction| {
                 u64::from(i.memory_pages) * 65_536 * u64::from(i.max_concurrency)
             };
