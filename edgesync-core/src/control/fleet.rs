@@ -84,7 +84,8 @@ impl Fleet {
         f(&mut entries)
     }
 
-    /// Copies every entry (for maintenance).
+    /// Copies every entry (for a deployment preview, which computes whole targets: too long to
+    /// hold the read lock for).
     pub(super) fn snapshot(&self) -> Vec<NodeEntry> {
         self.read().values().map(|e| NodeEntry::clone(e)).collect()
     }

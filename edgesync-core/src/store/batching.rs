@@ -229,19 +229,31 @@ mod tests {
         }
     }
 
+    fn new_states(n: usize) -> Vec<NodeState> {
+        (0..n)
+            .map(|_| NodeState::new(crate::model::NodeId::random()))
+            .collect()
+    }
+
+    /// Puts every state, each in a commit of its own, all at once.
+    async fn put_all_at_once(
+        store: &Arc<BatchingStore>,
+        states: &[NodeState],
+    ) -> Vec<Result<Vec<u64>>> {
+        futures::future::join_all(states.iter().map(|s| {
+            let store = store.clone();
+            let write = state_put(s);
+            async move { store.commit(&[write]).await }
+        }))
+        .await
+    }
+
     #[tokio::test]
     async fn concurrent_commits_share_transactions_and_keep_their_revisions() {
         let counting = Arc::new(CountingStore::new(Arc::new(MemoryStore::new())));
         let store = Arc::new(BatchingStore::new(counting.clone()));
-        let states: Vec<NodeState> = (0..200)
-            .map(|_| NodeState::new(crate::model::NodeId::random()))
-            .collect();
-        let commits = states.iter().map(|s| {
-            let store = store.clone();
-            let write = state_put(s);
-            async move { store.commit(&[write]).await }
-        });
-        for revisions in futures::future::join_all(commits).await {
+        let states = new_states(200);
+        for revisions in put_all_at_once(&store, &states).await {
             assert_eq!(revisions.unwrap(), vec![1]);
         }
         assert!(
@@ -249,12 +261,7 @@ mod tests {
             "200 concurrent commits took {} transactions",
             counting.commits()
         );
-        let again = futures::future::join_all(states.iter().map(|s| {
-            let store = store.clone();
-            let write = state_put(s);
-            async move { store.commit(&[write]).await }
-        }))
-        .await;
+        let again = put_all_at_once(&store, &states).await;
         assert!(again.into_iter().all(|r| r.unwrap() == vec![2]));
     }
 
@@ -294,9 +301,7 @@ mod tests {
     async fn a_stale_update_fails_alone_and_an_unavailable_store_fails_the_batch_at_once() {
         let faulty = Arc::new(FaultyStore::new(Arc::new(MemoryStore::new())));
         let store = Arc::new(BatchingStore::new(faulty.clone()));
-        let states: Vec<NodeState> = (0..30)
-            .map(|_| NodeState::new(crate::model::NodeId::random()))
-            .collect();
+        let states = new_states(30);
         for s in &states {
             store.commit(&[state_put(s)]).await.unwrap();
         }
@@ -317,13 +322,7 @@ mod tests {
 
         faulty.set_down(true);
         let calls = faulty.commits().calls();
-        let outcomes = futures::future::join_all(states.iter().map(|s| {
-            let store = store.clone();
-            let write = state_put(s);
-            async move { store.commit(&[write]).await }
-        }))
-        .await;
-        for outcome in outcomes {
+        for outcome in put_all_at_once(&store, &states).await {
             assert_eq!(outcome.unwrap_err().code(), ErrorCode::StoreUnavailable);
         }
         let tried = faulty.commits().calls() - calls;
