@@ -392,6 +392,9 @@ impl Load {
             }
             // Another worker acknowledged the same plan with other results, or the plan moved on.
             Some((409, _)) => {}
+            // Plans are recorded unsynced: one handed out just before a kill may be gone after
+            // the restart, and its ack is refused (the node polls again).
+            Some((404, body)) if body["code"] == "plan_not_found" => {}
             Some((status, body)) => self.unexpected("ack", status, &body.to_string()),
             None => {}
         }

@@ -18,7 +18,8 @@
 //!   number of durable points as `(b)`, so `(b)` against `(a')` is what the store itself costs;
 //! * `(b)` ours: `SledStore::commit` of N new `NodeState` records, 500 writes per commit, one
 //!   commit after the other (what `flush_node_states` does on the first pass), including the
-//!   JSON serialization and the transaction over every tree;
+//!   JSON serialization and the revision check of each record (node states have no unique
+//!   index, so each commit is one `sled::Batch`, not a transaction over every tree);
 //! * `(b')` the same with the N records already stored (the steady state: every pass rewrites
 //!   the states of nodes that heartbeated, so each write also reads the old revision);
 //! * `(d)` baseline: one raw `Tree::insert` then `Db::flush` per record, one writer, of M

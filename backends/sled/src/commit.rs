@@ -1,4 +1,5 @@
-//! One atomic commit: preconditions, unique indexes and revisions in a sled transaction.
+//! One atomic commit: preconditions, unique indexes and revisions, in a sled transaction or,
+//! when the commit stays within one tree that has no unique index, in one `sled::Batch`.
 //!
 //! The rules are those of `edgesync_core::store::memory::MemoryStore::commit`, step for step, so
 //! both stores answer every commit the same way (a property test holds this).
@@ -61,8 +62,56 @@ pub(crate) fn prepare(writes: &[Write]) -> Result<Vec<Prepared>> {
         .collect()
 }
 
-/// Applies the writes atomically over every tree of the layout; returns the new revisions.
+/// Applies the writes atomically; returns the new revisions. The caller holds the store's
+/// commit lock, so no other write comes in between.
+///
+/// A commit confined to one kind without unique values (the write-behind flush of node states,
+/// most of what the store writes) is checked with plain reads and applied as one `sled::Batch`,
+/// which sled applies atomically, also across a crash. Any other commit is a sled transaction
+/// over every tree, whose bookkeeping costs several times as much per write.
 pub(crate) fn apply(trees: &Trees, writes: &[Prepared]) -> Result<Vec<u64>> {
+    match single_plain_kind(writes) {
+        Some(kind) => apply_batch(trees.kind(kind), writes),
+        None => apply_transaction(trees, writes),
+    }
+}
+
+/// The kind every write of the commit is on, when that kind has no unique index.
+fn single_plain_kind(writes: &[Prepared]) -> Option<Kind> {
+    let kind = writes.first()?.kind;
+    (!has_unique_index(kind) && writes.iter().all(|w| w.kind == kind)).then_some(kind)
+}
+
+/// The same rules as [`apply_in`] for writes on one tree without unique values: every
+/// precondition holds or nothing is written. Keys are distinct within a commit
+/// (`validate_commit`), so each read sees the revision before the commit.
+fn apply_batch(tree: &sled::Tree, writes: &[Prepared]) -> Result<Vec<u64>> {
+    let mut batch = sled::Batch::default();
+    let mut revisions = Vec::with_capacity(writes.len());
+    for w in writes {
+        let old = tree.get(&w.enc).map_err(from_sled)?;
+        let old_revision = old.as_deref().map(codec::decode_revision).transpose()?;
+        check_expect(&w.key, old_revision, w.expect)?;
+        match &w.put {
+            Some(put) => {
+                let revision = old_revision.map_or(1, |r| r + 1);
+                batch.insert(w.enc.as_slice(), codec::encode_value(revision, &put.body));
+                revisions.push(revision);
+            }
+            None => {
+                if old.is_some() {
+                    batch.remove(w.enc.as_slice());
+                }
+                revisions.push(0);
+            }
+        }
+    }
+    tree.apply_batch(batch).map_err(from_sled)?;
+    Ok(revisions)
+}
+
+/// Applies the writes in a sled transaction over every tree of the layout.
+fn apply_transaction(trees: &Trees, writes: &[Prepared]) -> Result<Vec<u64>> {
     let result = <[sled::Tree] as Transactional<Error>>::transaction(trees.all(), |view| {
         apply_in(view, writes)
     });

@@ -6,7 +6,8 @@
 //!   key of the record that holds it.
 //!
 //! A commit transacts over all of them at once (sled's `Transactional` for `[&Tree]`): every
-//! tree touched by a write is in the set, and untouched trees cost nothing at commit.
+//! tree touched by a write is in the set, and untouched trees cost nothing at commit. A commit
+//! confined to one tree without unique values is one `sled::Batch` on that tree instead.
 
 use edgesync_core::Result;
 use edgesync_core::store::{Kind, UniqueIndex};

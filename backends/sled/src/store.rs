@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use edgesync_core::store::{
-    Kind, ListQuery, Order, Page, RecordKey, Stored, UniqueIndex, Write, validate_commit,
+    Kind, ListQuery, Order, Page, RecordKey, SYNC_INTERVAL, Stored, UniqueIndex, Write,
+    validate_commit,
 };
 use edgesync_core::{Error, ErrorCode, Result, Store};
 use tokio::sync::RwLock;
@@ -22,7 +23,8 @@ pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
 /// A [`Store`] in one sled database directory: a single-binary deployment's storage.
 ///
-/// - Commits are sled transactions over every tree, so they apply atomically and serializably.
+/// - Commits apply atomically and serializably: one at a time, each a sled transaction over
+///   every tree, or one `sled::Batch` when it writes one tree without unique values.
 /// - A commit returns once it is on disk; concurrent commits share one flush (group commit).
 /// - Listings and unique lookups never see a commit half-applied: commits hold a store-wide lock
 ///   exclusively while they apply (sled serializes transactions anyway), readers that look at
@@ -30,7 +32,9 @@ pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 ///
 /// A commit becomes visible to readers when its transaction applies, a flush (at most about a
 /// millisecond plus one `fsync`) before it is acknowledged; a crash in that window loses it
-/// although a reader may have seen it. Nothing acknowledged is ever lost.
+/// although a reader may have seen it. Nothing acknowledged is ever lost. An unsynced commit
+/// returns once applied and is durable with the next durable commit or sled's next background
+/// flush ([`SYNC_INTERVAL`]).
 ///
 /// One process at a time may open a directory. Dropping the store waits for a flush in progress.
 pub struct SledStore {
@@ -60,6 +64,7 @@ impl SledStore {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)
+            .flush_every_ms(Some(sync_interval_ms()))
             .open()
             .map_err(from_open)?;
         Self::from_db(db, Some(path.to_owned()))
@@ -69,6 +74,7 @@ impl SledStore {
     pub fn temporary() -> Result<Self> {
         let db = sled::Config::new()
             .temporary(true)
+            .flush_every_ms(Some(sync_interval_ms()))
             .open()
             .map_err(from_open)?;
         Self::from_db(db, None)
@@ -84,6 +90,18 @@ impl SledStore {
             applying: Arc::new(RwLock::new(())),
             group,
         })
+    }
+
+    /// Applies a commit under the commit lock, on the blocking pool. It runs to its end even if
+    /// the caller's future is dropped, and keeps the lock until then.
+    async fn apply(&self, prepared: Vec<commit::Prepared>) -> Result<Vec<u64>> {
+        let applying = self.applying.clone().write_owned().await;
+        let trees = self.trees.clone();
+        blocking(move || {
+            let _applying = applying;
+            commit::apply(&trees, &prepared)
+        })
+        .await
     }
 
     /// How many times this store has flushed to disk since it was opened. Fewer than the number
@@ -159,18 +177,22 @@ impl Store for SledStore {
         }
         let prepared = commit::prepare(writes)?;
         let in_flight = self.group.begin();
-        let applying = self.applying.clone().write_owned().await;
-        let trees = self.trees.clone();
-        // The transaction runs to its end even if this future is dropped, and keeps the lock
-        // until then.
-        let revisions = blocking(move || {
-            let _applying = applying;
-            commit::apply(&trees, &prepared)
-        })
-        .await?;
+        let revisions = self.apply(prepared).await?;
         let ticket = in_flight.register();
         self.group.wait(ticket).await?;
         Ok(revisions)
+    }
+
+    /// Applied like [`Store::commit`], without waiting for a flush: durable with the next
+    /// durable commit (sled recovers a prefix of its log) or sled's own flush, at most
+    /// [`SYNC_INTERVAL`] later.
+    async fn commit_unsynced(&self, writes: &[Write]) -> Result<Vec<u64>> {
+        validate_commit(writes)?;
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prepared = commit::prepare(writes)?;
+        self.apply(prepared).await
     }
 
     async fn check(&self) -> Result<()> {
@@ -184,6 +206,11 @@ impl Store for SledStore {
         })
         .await
     }
+}
+
+/// sled's background flush interval: what makes an unsynced commit durable by itself.
+fn sync_interval_ms() -> u64 {
+    u64::try_from(SYNC_INTERVAL.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Runs sled calls on the blocking pool: they are mostly fast, but any of them can wait for a

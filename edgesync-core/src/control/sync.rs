@@ -3,8 +3,9 @@
 //! A poll whose revision is current is answered from memory (see [`EdgeSync::sync_revision`]).
 //! A node that is behind gets a plan computed in memory from its reported state and its target;
 //! the first time a given plan is handed out it is recorded (one write: the pending history entry
-//! and the per-node deployment states that turn `installing`), and the same request afterwards
-//! gets the same plan without a write. An ack is applied in one atomic commit: the history entry,
+//! and the per-node deployment states that turn `installing`; unsynced, see
+//! [`Store::commit_unsynced`](crate::store::Store::commit_unsynced)), and the same request
+//! afterwards gets the same plan without a write. An ack is applied in one atomic commit: the history entry,
 //! the node's new state and the per-node deployment states change together or not at all.
 
 use std::collections::HashMap;
@@ -253,12 +254,16 @@ impl EdgeSync {
                 prev.record_revision,
             ));
         }
-        let result = self.inner.store.commit(&writes).await;
+        // Unsynced: a plan is the server's offer, rebuilt from the node's report whenever needed.
+        // If a crash loses it, the node's ack of it is refused (`plan_not_found`) and its next
+        // poll gets a new one; an ack, once answered, is durable and makes this record durable
+        // too (it was applied first).
+        let result = self.inner.store.commit_unsynced(&writes).await;
         let result = match result {
             // The previous plan was acknowledged meanwhile: leave its record alone.
             Err(e) if e.code() == ErrorCode::RevisionConflict && previous.is_some() => {
                 writes.pop();
-                self.inner.store.commit(&writes).await
+                self.inner.store.commit_unsynced(&writes).await
             }
             other => other,
         };

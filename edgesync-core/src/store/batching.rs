@@ -17,6 +17,10 @@
 //! retries) does every commit of the batch get that error at once. Commits that write the same
 //! key are never merged. The work runs on a task of its own, so a caller that stops waiting (a
 //! client that hung up) neither cancels a commit half-way nor stalls the others.
+//!
+//! Unsynced commits ([`Store::commit_unsynced`]) are merged like the others; a merged
+//! transaction is unsynced only when every commit in it is, so a durable commit is never
+//! answered before it is durable.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -40,7 +44,20 @@ const QUEUE: usize = 1_024;
 /// One caller's commit and where its result goes.
 struct Job {
     writes: Vec<Write>,
+    /// Must be durable when it returns ([`Store::commit`]), or may not be
+    /// ([`Store::commit_unsynced`]).
+    durable: bool,
     done: oneshot::Sender<Result<Vec<u64>>>,
+}
+
+impl Job {
+    async fn commit_alone(&self, store: &dyn Store) -> Result<Vec<u64>> {
+        if self.durable {
+            store.commit(&self.writes).await
+        } else {
+            store.commit_unsynced(&self.writes).await
+        }
+    }
 }
 
 /// A [`Store`] whose commits are merged while one is in flight (see the module docs). Reads go
@@ -58,6 +75,22 @@ impl BatchingStore {
             inner,
             queue: OnceLock::new(),
         }
+    }
+
+    /// Hands a commit to the committer and waits for its outcome.
+    async fn enqueue(&self, writes: &[Write], durable: bool) -> Result<Vec<u64>> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (done, result) = oneshot::channel();
+        let job = Job {
+            writes: writes.to_vec(),
+            durable,
+            done,
+        };
+        let stopped = || Error::internal("the commit queue stopped");
+        self.queue().send(job).await.map_err(|_| stopped())?;
+        result.await.map_err(|_| stopped())?
     }
 
     fn queue(&self) -> &mpsc::Sender<Job> {
@@ -111,13 +144,19 @@ async fn run_committer(store: Weak<dyn Store>, mut queue: mpsc::Receiver<Job>) {
 
 /// Commits `batch` as one transaction when its commits are disjoint, else (or when that fails
 /// for a reason that may be one commit's) each alone, in order. Returns each commit's outcome.
+/// The merged transaction is durable when any of its commits must be.
 async fn commit_batch(store: &dyn Store, batch: &[Job]) -> Vec<Result<Vec<u64>>> {
     if batch.len() > 1 && disjoint(batch) {
         let merged: Vec<Write> = batch
             .iter()
             .flat_map(|j| j.writes.iter().cloned())
             .collect();
-        match store.commit(&merged).await {
+        let committed = if batch.iter().any(|j| j.durable) {
+            store.commit(&merged).await
+        } else {
+            store.commit_unsynced(&merged).await
+        };
+        match committed {
             Ok(revisions) => {
                 let mut revisions = revisions.into_iter();
                 return batch
@@ -141,7 +180,7 @@ async fn commit_batch(store: &dyn Store, batch: &[Job]) -> Vec<Result<Vec<u64>>>
     }
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
-        outcomes.push(store.commit(&job.writes).await);
+        outcomes.push(job.commit_alone(store).await);
     }
     outcomes
 }
@@ -171,17 +210,11 @@ impl Store for BatchingStore {
     }
 
     async fn commit(&self, writes: &[Write]) -> Result<Vec<u64>> {
-        if writes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (done, result) = oneshot::channel();
-        let job = Job {
-            writes: writes.to_vec(),
-            done,
-        };
-        let stopped = || Error::internal("the commit queue stopped");
-        self.queue().send(job).await.map_err(|_| stopped())?;
-        result.await.map_err(|_| stopped())?
+        self.enqueue(writes, true).await
+    }
+
+    async fn commit_unsynced(&self, writes: &[Write]) -> Result<Vec<u64>> {
+        self.enqueue(writes, false).await
     }
 
     async fn check(&self) -> Result<()> {
@@ -330,6 +363,42 @@ mod tests {
             tried < 30,
             "30 commits against a store that is down took {tried} attempts"
         );
+    }
+
+    #[tokio::test]
+    async fn unsynced_commits_merge_into_unsynced_transactions_unless_one_must_be_durable() {
+        let counting = Arc::new(CountingStore::new(Arc::new(MemoryStore::new())));
+        let store = Arc::new(BatchingStore::new(counting.clone()));
+        let unsynced = |states: Vec<NodeState>| {
+            futures::future::join_all(states.into_iter().map(|s| {
+                let store = store.clone();
+                async move { store.commit_unsynced(&[state_put(&s)]).await }
+            }))
+        };
+        for revisions in unsynced(new_states(100)).await {
+            assert_eq!(revisions.unwrap(), vec![1]);
+        }
+        assert!(counting.commits() < 100, "the commits were not merged");
+        assert_eq!(
+            counting.unsynced_commits(),
+            counting.commits(),
+            "unsynced commits alone were made durable"
+        );
+
+        // One durable commit among unsynced ones: it never rides an unsynced transaction.
+        for _ in 0..20 {
+            let (before, before_unsynced) = (counting.commits(), counting.unsynced_commits());
+            let durable = [state_put(&new_states(1)[0])];
+            let (crowd, alone) = futures::join!(unsynced(new_states(30)), store.commit(&durable));
+            assert!(crowd.into_iter().all(|r| r.is_ok()));
+            assert_eq!(alone.unwrap(), vec![1]);
+            let durable_transactions =
+                (counting.commits() - before) - (counting.unsynced_commits() - before_unsynced);
+            assert!(
+                durable_transactions >= 1,
+                "the durable commit was not durable"
+            );
+        }
     }
 
     #[tokio::test]

@@ -112,6 +112,9 @@ pub enum Order {
     Descending,
 }
 
+/// The longest an unsynced commit ([`Store::commit_unsynced`]) may stay in memory only.
+pub const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Largest page a store must serve in one call.
 pub const MAX_PAGE: usize = 1_000;
 
@@ -200,6 +203,22 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// - Concurrent commits are serializable: each precondition is checked against the state the
     ///   commit applies to.
     async fn commit(&self, writes: &[Write]) -> Result<Vec<u64>>;
+
+    /// [`commit`](Self::commit) for writes the control plane can afford to lose to a crash,
+    /// because it rebuilds them (a sync plan handed out and not yet acknowledged: the node's
+    /// ack of a lost plan is refused and it polls again).
+    ///
+    /// # Behavior
+    /// - Everything [`commit`](Self::commit) promises, except that it may return before the
+    ///   writes are durable.
+    /// - They become durable no later than the next durable commit that returns, and by
+    ///   themselves within the store's flush interval (sled: [`SYNC_INTERVAL`]).
+    ///
+    /// Stores whose commits cost no more than this (the SQL store, the memory store) keep the
+    /// default: a durable commit.
+    async fn commit_unsynced(&self, writes: &[Write]) -> Result<Vec<u64>> {
+        self.commit(writes).await
+    }
 
     /// Checks that the store is reachable and usable (for `/ready`).
     async fn check(&self) -> Result<()>;

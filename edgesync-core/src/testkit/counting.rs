@@ -14,6 +14,7 @@ pub struct CountingStore {
     inner: Arc<dyn Store>,
     reads: AtomicU64,
     commits: AtomicU64,
+    unsynced: AtomicU64,
 }
 
 impl CountingStore {
@@ -23,6 +24,7 @@ impl CountingStore {
             inner,
             reads: AtomicU64::new(0),
             commits: AtomicU64::new(0),
+            unsynced: AtomicU64::new(0),
         }
     }
 
@@ -31,9 +33,14 @@ impl CountingStore {
         self.reads.load(Ordering::SeqCst)
     }
 
-    /// `commit` calls so far.
+    /// `commit` and `commit_unsynced` calls so far.
     pub fn commits(&self) -> u64 {
         self.commits.load(Ordering::SeqCst)
+    }
+
+    /// `commit_unsynced` calls so far (also counted in [`Self::commits`]).
+    pub fn unsynced_commits(&self) -> u64 {
+        self.unsynced.load(Ordering::SeqCst)
     }
 }
 
@@ -57,6 +64,12 @@ impl Store for CountingStore {
     async fn commit(&self, writes: &[Write]) -> Result<Vec<u64>> {
         self.commits.fetch_add(1, Ordering::SeqCst);
         self.inner.commit(writes).await
+    }
+
+    async fn commit_unsynced(&self, writes: &[Write]) -> Result<Vec<u64>> {
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        self.unsynced.fetch_add(1, Ordering::SeqCst);
+        self.inner.commit_unsynced(writes).await
     }
 
     async fn check(&self) -> Result<()> {

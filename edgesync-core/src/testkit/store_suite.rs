@@ -22,6 +22,7 @@ where
     every_kind_round_trips(&make().await).await;
     unique_indexes(&make().await).await;
     failed_commits_change_nothing(&make().await).await;
+    commits_on_one_kind_keep_every_rule(&make().await).await;
     duplicate_keys_in_one_commit_are_rejected(&make().await).await;
     paging_and_filters(&make().await).await;
     descending_listing(&make().await).await;
@@ -363,6 +364,99 @@ pub async fn failed_commits_change_nothing(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(revs, vec![1, 2]);
+}
+
+/// Commits confined to one kind without unique values (which a store may apply in a cheaper
+/// way), durable or unsynced, follow every rule of [`Store::commit`].
+pub async fn commits_on_one_kind_keep_every_rule(store: &dyn Store) {
+    let states: Vec<NodeState> = (0..3).map(|_| NodeState::new(NodeId::random())).collect();
+    let put = |s: &NodeState| Write::put(Record::NodeState(s.clone()));
+    for unsynced in [false, true] {
+        let commit = |writes: Vec<Write>| async move {
+            if unsynced {
+                store.commit_unsynced(&writes).await
+            } else {
+                store.commit(&writes).await
+            }
+        };
+        let first = if unsynced { 1 } else { 0 };
+        let revs = commit(states.iter().map(put).collect()).await.unwrap();
+        assert_eq!(revs, vec![first + 1; 3], "unsynced: {unsynced}");
+        let mut changed = states[0].clone();
+        changed.reported.schema_version = 7;
+        for (label, bad) in [
+            (
+                "stale revision",
+                Write::update(Record::NodeState(states[2].clone()), 9),
+            ),
+            (
+                "existing record",
+                Write::create(Record::NodeState(states[2].clone())),
+            ),
+            (
+                "missing record",
+                Write::update(Record::NodeState(NodeState::new(NodeId::random())), 1),
+            ),
+        ] {
+            let writes = vec![Write::put(Record::NodeState(changed.clone())), bad];
+            assert!(
+                commit(writes).await.is_err(),
+                "{label} (unsynced: {unsynced}): the commit must fail"
+            );
+            let stored = store
+                .get(&RecordKey::NodeState {
+                    node_id: states[0].node_id,
+                })
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (stored.revision, stored.record),
+                (first + 1, Record::NodeState(states[0].clone())),
+                "{label} (unsynced: {unsynced}): the first write leaked"
+            );
+        }
+        let twice = vec![
+            put(&states[1]),
+            Write::delete(RecordKey::NodeState {
+                node_id: states[1].node_id,
+            }),
+        ];
+        assert_eq!(code(commit(twice).await), ErrorCode::InvalidRequest);
+    }
+    // Deletes, with and without preconditions; then the collection lists what is left.
+    let gone = RecordKey::NodeState {
+        node_id: states[0].node_id,
+    };
+    let revs = store
+        .commit_unsynced(&[
+            Write::Delete {
+                key: gone.clone(),
+                expect: Expect::Revision(2),
+            },
+            Write::delete(RecordKey::NodeState {
+                node_id: NodeId::random(),
+            }),
+            Write::update(Record::NodeState(states[1].clone()), 2),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(revs, vec![0, 0, 3]);
+    assert_eq!(store.get(&gone).await.unwrap(), None);
+    let mut left: Vec<NodeId> = store
+        .list_all(Collection::NodeStates)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| match s.record {
+            Record::NodeState(st) => st.node_id,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    left.sort();
+    let mut expected = vec![states[1].node_id, states[2].node_id];
+    expected.sort();
+    assert_eq!(left, expected);
 }
 
 /// The same key twice in one commit is a caller bug.

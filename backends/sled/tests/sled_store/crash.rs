@@ -3,6 +3,10 @@
 //! The parent re-runs this test binary, filtered to `crash_child`, with `CHILD_DIR` set. The
 //! child commits from several tasks and prints `ACK <node id> <name> END` after each commit
 //! returns `Ok`; the parent kills it at a random moment, reopens the directory and looks.
+//!
+//! Before each durable commit the child makes an unsynced one (the node's state: one tree, no
+//! unique index, so one `sled::Batch`): it must survive whenever the durable commit after it
+//! does, since sled recovers a prefix of its log.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write as _};
@@ -11,8 +15,8 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use edgesync_core::model::NodeId;
-use edgesync_core::store::{Collection, Record, Store, StoreExt, UniqueIndex, Write};
+use edgesync_core::model::{NodeId, NodeState};
+use edgesync_core::store::{Collection, Record, RecordKey, Store, StoreExt, UniqueIndex, Write};
 use edgesync_core::testkit::fixtures;
 use edgesync_sled::SledStore;
 
@@ -46,6 +50,12 @@ fn crash_child() {
                     let name = format!("r{round}-t{t}-{i}");
                     let node = fixtures::node(&name);
                     let function = fixtures::function(&name, 0);
+                    store
+                        .commit_unsynced(&[Write::create(Record::NodeState(NodeState::new(
+                            node.id,
+                        )))])
+                        .await
+                        .unwrap();
                     store
                         .commit(&[
                             Write::create(Record::Node(node.clone())),
@@ -148,6 +158,14 @@ async fn verify(dir: &std::path::Path, acked: &[(NodeId, String)]) {
             .unwrap()
             .unwrap_or_else(|| panic!("the name of acknowledged node {name} was lost"));
         assert_eq!(by_name.record.key(), Record::Node(node.value).key());
+        assert!(
+            store
+                .get(&RecordKey::NodeState { node_id: *id })
+                .await
+                .unwrap()
+                .is_some(),
+            "the unsynced state written before acknowledged commit {name} was lost"
+        );
         assert!(
             store
                 .get_unique(UniqueIndex::FunctionName, name)

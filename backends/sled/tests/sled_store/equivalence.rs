@@ -1,7 +1,9 @@
-//! Random commits give the same answers from `SledStore` as from the reference `MemoryStore`.
+//! Random commits give the same answers from `SledStore` as from the reference `MemoryStore`:
+//! commits on kinds with unique indexes (nodes, functions), which sled applies in a transaction,
+//! on node states alone, which it applies as one batch, and on both together.
 
 use edgesync_core::ErrorCode;
-use edgesync_core::model::{FunctionId, NodeId};
+use edgesync_core::model::{FunctionId, NodeId, NodeState};
 use edgesync_core::store::memory::MemoryStore;
 use edgesync_core::store::{
     Collection, Expect, ListQuery, Order, Page, Record, RecordKey, Store, UniqueIndex, Write,
@@ -13,19 +15,36 @@ use proptest::prelude::*;
 const SLOTS: u8 = 3;
 const NAMES: [&str; 3] = ["a", "b", "c"];
 
+/// Which kind of record an op writes.
+#[derive(Clone, Copy, Debug)]
+enum Family {
+    Node,
+    Function,
+    /// A node state: no unique index.
+    State,
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Put {
-        function: bool,
+        family: Family,
         slot: u8,
         name: usize,
         expect: Expect,
     },
     Delete {
-        function: bool,
+        family: Family,
         slot: u8,
         expect: Expect,
     },
+}
+
+fn family() -> impl Strategy<Value = Family> {
+    prop_oneof![
+        Just(Family::Node),
+        Just(Family::Function),
+        Just(Family::State)
+    ]
 }
 
 fn expect() -> impl Strategy<Value = Expect> {
@@ -38,11 +57,11 @@ fn expect() -> impl Strategy<Value = Expect> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (any::<bool>(), 0..SLOTS, 0..NAMES.len(), expect()).prop_map(
-            |(function, slot, name, expect)| Op::Put { function, slot, name, expect }
+        3 => (family(), 0..SLOTS, 0..NAMES.len(), expect()).prop_map(
+            |(family, slot, name, expect)| Op::Put { family, slot, name, expect }
         ),
-        1 => (any::<bool>(), 0..SLOTS, expect())
-            .prop_map(|(function, slot, expect)| Op::Delete { function, slot, expect }),
+        1 => (family(), 0..SLOTS, expect())
+            .prop_map(|(family, slot, expect)| Op::Delete { family, slot, expect }),
     ]
 }
 
@@ -50,43 +69,53 @@ fn uuid(slot: u8) -> String {
     format!("00000000-0000-4000-8000-0000000000{slot:02x}")
 }
 
-fn key(function: bool, slot: u8) -> RecordKey {
-    if function {
-        RecordKey::Function {
-            id: uuid(slot).parse::<FunctionId>().unwrap(),
-        }
-    } else {
-        RecordKey::Node {
+fn key(family: Family, slot: u8) -> RecordKey {
+    match family {
+        Family::Node => RecordKey::Node {
             id: uuid(slot).parse::<NodeId>().unwrap(),
-        }
+        },
+        Family::Function => RecordKey::Function {
+            id: uuid(slot).parse::<FunctionId>().unwrap(),
+        },
+        Family::State => RecordKey::NodeState {
+            node_id: uuid(slot).parse::<NodeId>().unwrap(),
+        },
     }
 }
 
 fn write(op: &Op) -> Write {
     match *op {
         Op::Put {
-            function,
+            family,
             slot,
             name,
             expect,
         } => {
-            let record = if function {
-                let mut f = fixtures::function(NAMES[name], 0);
-                f.id = uuid(slot).parse().unwrap();
-                Record::Function(f)
-            } else {
-                let mut n = fixtures::node(NAMES[name]);
-                n.id = uuid(slot).parse().unwrap();
-                Record::Node(n)
+            let record = match family {
+                Family::Node => {
+                    let mut n = fixtures::node(NAMES[name]);
+                    n.id = uuid(slot).parse().unwrap();
+                    Record::Node(n)
+                }
+                Family::Function => {
+                    let mut f = fixtures::function(NAMES[name], 0);
+                    f.id = uuid(slot).parse().unwrap();
+                    Record::Function(f)
+                }
+                Family::State => {
+                    let mut s = NodeState::new(uuid(slot).parse().unwrap());
+                    s.reported.schema_version = name as u64;
+                    Record::NodeState(s)
+                }
             };
             Write::Put { record, expect }
         }
         Op::Delete {
-            function,
+            family,
             slot,
             expect,
         } => Write::Delete {
-            key: key(function, slot),
+            key: key(family, slot),
             expect,
         },
     }
@@ -139,7 +168,7 @@ proptest! {
                     ));
                 }
             }
-            for collection in [Collection::Nodes, Collection::Functions] {
+            for collection in [Collection::Nodes, Collection::Functions, Collection::NodeStates] {
                 prop_assert_eq!(
                     pages(&sled, collection.clone()).await,
                     pages(&memory, collection).await
