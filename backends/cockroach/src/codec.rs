@@ -134,6 +134,7 @@ pub(crate) fn key_values(key: &RecordKey) -> Option<Vec<Value>> {
         RecordKey::Command { node_id, id } => vec![uuid(node_id.as_uuid()), uuid(id.as_uuid())],
         RecordKey::ApiKey { id } => vec![uuid(id.as_uuid())],
         RecordKey::Setting { name } => vec![Value::Text(name.clone())],
+        RecordKey::Presence { bucket } => vec![Value::Int8(i64::from(*bucket))],
     })
 }
 
@@ -239,7 +240,7 @@ pub(crate) fn columns(record: &Record) -> Vec<Value> {
             opt_ts(k.expires_at),
             opt_ts(k.revoked_at),
         ],
-        Record::Setting(_) => vec![],
+        Record::Setting(_) | Record::Presence(_) => vec![],
     }
 }
 
@@ -271,6 +272,7 @@ pub(crate) fn body(record: &Record) -> Result<Json> {
         Record::Command(v) => serde_json::to_value(v),
         Record::ApiKey(v) => serde_json::to_value(v),
         Record::Setting(v) => serde_json::to_value(v),
+        Record::Presence(v) => serde_json::to_value(v),
     };
     json.map_err(|e| Error::invalid(format!("the record does not serialize: {e}")).with_source(e))
 }
@@ -302,6 +304,7 @@ fn record(kind: Kind, body: Json) -> serde_json::Result<Record> {
         Kind::Command => Record::Command(v(body)?),
         Kind::ApiKey => Record::ApiKey(v(body)?),
         Kind::Setting => Record::Setting(v(body)?),
+        Kind::Presence => Record::Presence(v(body)?),
     })
 }
 

@@ -137,6 +137,12 @@ const SETTINGS: Table = Table {
     columns: &[],
 };
 
+const NODE_PRESENCE: Table = Table {
+    name: "node_presence",
+    key: &[("bucket", Int8)],
+    columns: &[],
+};
+
 /// The table of a kind.
 pub(crate) fn table(kind: Kind) -> &'static Table {
     match kind {
@@ -153,6 +159,7 @@ pub(crate) fn table(kind: Kind) -> &'static Table {
         Kind::Command => &COMMANDS,
         Kind::ApiKey => &API_KEYS,
         Kind::Setting => &SETTINGS,
+        Kind::Presence => &NODE_PRESENCE,
     }
 }
 

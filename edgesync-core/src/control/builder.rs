@@ -77,7 +77,7 @@ impl EdgeSyncBuilder {
         };
         let tokens = NodeTokenIssuer::new(&decode(&secrets.jwt_key)?, self.config.node_token_ttl)?;
         let url_signer = UrlSigner::new(&decode(&secrets.url_key)?)?;
-        let fleet = Fleet::load(store.as_ref()).await?;
+        let fleet = Fleet::load(store.as_ref(), !self.config.replicated).await?;
         let keys = KeyCache::load(store.as_ref()).await?;
         let catalog = CatalogState::load(store.as_ref()).await?;
         let node_deployments = NodeDeployments::load(store.as_ref()).await?;

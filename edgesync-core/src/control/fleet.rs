@@ -1,14 +1,22 @@
 //! The in-memory view of the fleet: every node, its reported state and presence.
 //!
-//! Heartbeats only touch this table; a maintenance pass writes changed states behind in batches
-//! (bounded lag), so the store sees the fleet's real changes, not its chatter. Node tokens are
-//! checked against the credential generation held here, without a store read.
+//! Heartbeats only touch this table; a maintenance pass writes changes behind in batches
+//! (bounded lag), so the store sees the fleet's real changes, not its chatter. A server that
+//! runs alone writes a node's state only when what it runs changes (or its status), and its
+//! presence (last sighting, resource usage) in buckets of many nodes
+//! ([`PresenceBucket`](crate::model::PresenceBucket)); replicas write each node's state, which
+//! they merge. Node tokens are checked against the credential generation held here, without a
+//! store read.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
+use super::presence::PresenceChanges;
 use crate::error::Result;
-use crate::model::{Node, NodeId, NodeState, NodeStatus, ReportedState, Timestamp};
+use crate::model::{
+    Node, NodeId, NodeState, NodeStatus, PRESENCE_BUCKETS, PresenceBucket, PresenceEntry,
+    ReportedState, Timestamp, presence_bucket,
+};
 use crate::store::{Collection, Record, Store, StoreExt, Versioned};
 
 #[derive(Clone, Debug)]
@@ -25,10 +33,14 @@ pub(super) struct Fleet {
     /// Boxed: the table's spare capacity (up to half of it after it doubles) then costs a
     /// pointer per slot, not a whole entry.
     nodes: RwLock<HashMap<NodeId, Box<NodeEntry>>>,
+    /// Which presence buckets to write; `None` on replicas, which write whole states.
+    presence: Option<PresenceChanges>,
 }
 
 impl Fleet {
-    pub(super) async fn load(store: &dyn Store) -> Result<Self> {
+    /// Loads every node, its state and its presence. With `buckets` (a server that runs alone),
+    /// sightings that change nothing else are written as presence buckets.
+    pub(super) async fn load(store: &dyn Store, buckets: bool) -> Result<Self> {
         let mut states: HashMap<NodeId, NodeState> = HashMap::new();
         for s in store.list_all(Collection::NodeStates).await? {
             if let Record::NodeState(state) = s.record {
@@ -55,8 +67,23 @@ impl Fleet {
                 );
             }
         }
+        // The later of a node's state and its presence entry is its last sighting.
+        for s in store.list_all(Collection::Presence).await? {
+            let Record::Presence(bucket) = s.record else {
+                continue;
+            };
+            for seen in bucket.entries {
+                if let Some(entry) = nodes.get_mut(&seen.node_id)
+                    && entry.state.last_seen_at < Some(seen.last_seen_at)
+                {
+                    entry.state.last_seen_at = Some(seen.last_seen_at);
+                    entry.state.reported.resources = seen.resources;
+                }
+            }
+        }
         Ok(Self {
             nodes: RwLock::new(nodes),
+            presence: buckets.then(PresenceChanges::default),
         })
     }
 
@@ -195,11 +222,18 @@ impl Fleet {
         let mut nodes = self.write();
         let entry = nodes.get_mut(&id)?;
         entry.state.last_seen_at = Some(now);
+        let mut news = false;
         if let Some(r) = reported {
+            news = !entry.state.reported.same_inventory(&r);
             entry.state.reported = r;
         }
-        entry.change += 1;
-        entry.dirty = true;
+        match &self.presence {
+            Some(presence) if !news => presence.mark(presence_bucket(id)),
+            _ => {
+                entry.change += 1;
+                entry.dirty = true;
+            }
+        }
         Some(NodeStatus::derive(entry.node.value.lifecycle, true))
     }
 
@@ -246,6 +280,52 @@ impl Fleet {
             .filter(|e| e.dirty)
             .map(|e| (e.state.clone(), e.change))
             .collect()
+    }
+
+    /// The presence buckets that changed since they were last written, each with the counter to
+    /// hand back to [`Self::presence_written`] (none on replicas).
+    pub(super) fn pending_presence(&self) -> Vec<(u16, u64)> {
+        self.presence
+            .as_ref()
+            .map(PresenceChanges::pending)
+            .unwrap_or_default()
+    }
+
+    /// Records presence buckets as written.
+    pub(super) fn presence_written(&self, buckets: &[(u16, u64)]) {
+        if let Some(presence) = &self.presence {
+            presence.written(buckets);
+        }
+    }
+
+    /// The presence buckets `buckets`, built from every node seen, in one pass under the read
+    /// lock.
+    pub(super) fn presence_buckets(&self, buckets: &[(u16, u64)]) -> Vec<PresenceBucket> {
+        let mut slot = vec![None; usize::from(PRESENCE_BUCKETS)];
+        let mut out: Vec<PresenceBucket> = buckets
+            .iter()
+            .enumerate()
+            .map(|(i, &(bucket, _))| {
+                slot[usize::from(bucket)] = Some(i);
+                PresenceBucket {
+                    bucket,
+                    entries: Vec::new(),
+                }
+            })
+            .collect();
+        for (id, entry) in self.read().iter() {
+            if let (Some(i), Some(seen)) = (
+                slot[usize::from(presence_bucket(*id))],
+                entry.state.last_seen_at,
+            ) {
+                out[i].entries.push(PresenceEntry {
+                    node_id: *id,
+                    last_seen_at: seen,
+                    resources: entry.state.reported.resources.clone(),
+                });
+            }
+        }
+        out
     }
 
     /// Marks states as written, unless they changed again meanwhile.

@@ -1,4 +1,4 @@
-//! Periodic work: writing presence behind, offline detection, key usage, artifact garbage
+//! Periodic work: writing node states and presence behind, offline detection, key usage, artifact garbage
 //! collection. The server runs [`EdgeSync::run_maintenance`] on a timer; tests call it after
 //! moving a manual clock, so nothing sleeps.
 
@@ -11,6 +11,8 @@ use crate::store::{Collection, Record, StoreExt, Write};
 
 /// Most node states written in one commit.
 const FLUSH_BATCH: usize = 500;
+/// Most presence buckets written in one commit (about a hundred nodes each at 100k nodes).
+const PRESENCE_BATCH: usize = 128;
 /// Staged uploads older than this are leftovers of crashed uploads.
 const STALE_UPLOAD_AGE: Duration = Duration::from_secs(3600);
 
@@ -21,6 +23,8 @@ pub struct MaintenanceReport {
     pub status_changes: usize,
     /// Node states written to the store.
     pub states_written: usize,
+    /// Presence buckets written to the store.
+    pub presence_written: usize,
     /// API key last-use times written.
     pub key_usage_written: usize,
     /// Commands that passed their deadline.
@@ -47,6 +51,7 @@ impl EdgeSync {
             leader,
         );
         let states_written = self.flush_node_states().await?;
+        let presence_written = self.flush_presence().await?;
         let key_usage_written = self.flush_key_usage().await?;
         let commands_timed_out = if leader {
             self.expire_commands().await?
@@ -61,6 +66,7 @@ impl EdgeSync {
         Ok(MaintenanceReport {
             status_changes,
             states_written,
+            presence_written,
             key_usage_written,
             commands_timed_out,
             rollouts_changed,
@@ -88,6 +94,24 @@ impl EdgeSync {
             self.inner.fleet.mark_clean(&done);
             written += writes.len();
         }
+    }
+
+    /// Writes the presence buckets that changed (a server that runs alone: see
+    /// [`PresenceBucket`](crate::model::PresenceBucket)), in batches. Returns how many.
+    pub async fn flush_presence(&self) -> Result<usize> {
+        let pending = self.inner.fleet.pending_presence();
+        // One pass over the fleet builds every changed bucket.
+        let mut buckets = self.inner.fleet.presence_buckets(&pending).into_iter();
+        for chunk in pending.chunks(PRESENCE_BATCH) {
+            let writes: Vec<Write> = buckets
+                .by_ref()
+                .take(chunk.len())
+                .map(|bucket| Write::put(Record::Presence(bucket)))
+                .collect();
+            self.inner.store.commit(&writes).await?;
+            self.inner.fleet.presence_written(chunk);
+        }
+        Ok(pending.len())
     }
 
     /// Expires pending uploads ([`EdgeSync::expire_pending_uploads`]), deletes artifacts no

@@ -28,6 +28,7 @@ mod key_cache;
 mod maintenance;
 mod node_deployments;
 mod nodes;
+mod presence;
 mod replication;
 mod rollback;
 mod rollouts;

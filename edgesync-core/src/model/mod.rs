@@ -7,6 +7,7 @@ pub mod function;
 pub mod ids;
 pub mod node;
 pub mod plan;
+pub mod presence;
 pub mod route;
 pub mod schema;
 pub mod settings;
@@ -31,6 +32,7 @@ pub use node::{
     ResourceUsage, RunningFunction,
 };
 pub use plan::{Action, ActionResult, InstallFunction, PlanAction, RouteEntry, SyncPlan};
+pub use presence::{PRESENCE_BUCKETS, PresenceBucket, PresenceEntry, presence_bucket};
 pub use route::Route;
 pub use schema::{NewSchemaMigration, SchemaMigration};
 pub use settings::{Bootstrap, ClusterEpoch, JobLease, ServerSecrets, Setting};

@@ -163,6 +163,15 @@ pub struct ResourceUsage {
 pub const MAX_REPORTED_FUNCTIONS: usize = 1024;
 
 impl ReportedState {
+    /// Whether `other` reports the same things run (functions, schema, routes, revision),
+    /// whatever the resource usage: a report with nothing new moves only the node's presence.
+    pub fn same_inventory(&self, other: &ReportedState) -> bool {
+        self.functions == other.functions
+            && self.schema_version == other.schema_version
+            && self.routes_revision == other.routes_revision
+            && self.sync_revision == other.sync_revision
+    }
+
     /// Checks sizes and numbers.
     pub fn validate(&self) -> Result<()> {
         if self.functions.len() > MAX_REPORTED_FUNCTIONS {

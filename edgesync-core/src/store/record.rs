@@ -34,6 +34,8 @@ pub enum Record {
     ApiKey(ApiKey),
     /// A cluster-wide setting.
     Setting(Setting),
+    /// The presence of the nodes of one bucket (written behind heartbeats).
+    Presence(PresenceBucket),
 }
 
 /// The kinds of record; one table (SQL) or tree (sled) each.
@@ -66,11 +68,13 @@ pub enum Kind {
     ApiKey,
     /// [`Record::Setting`].
     Setting,
+    /// [`Record::Presence`]. Last: a kind's position is its key tag, stored in every key.
+    Presence,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Node,
         Kind::NodeState,
         Kind::Function,
@@ -84,6 +88,7 @@ impl Kind {
         Kind::Command,
         Kind::ApiKey,
         Kind::Setting,
+        Kind::Presence,
     ];
 
     /// A stable snake_case name (table / tree name).
@@ -102,6 +107,7 @@ impl Kind {
             Kind::Command => "commands",
             Kind::ApiKey => "api_keys",
             Kind::Setting => "settings",
+            Kind::Presence => "node_presence",
         }
     }
 
@@ -193,6 +199,11 @@ pub enum RecordKey {
         /// Its name.
         name: String,
     },
+    /// A presence bucket.
+    Presence {
+        /// The bucket.
+        bucket: u16,
+    },
 }
 
 impl RecordKey {
@@ -212,6 +223,7 @@ impl RecordKey {
             RecordKey::Command { .. } => Kind::Command,
             RecordKey::ApiKey { .. } => Kind::ApiKey,
             RecordKey::Setting { .. } => Kind::Setting,
+            RecordKey::Presence { .. } => Kind::Presence,
         }
     }
 
@@ -262,6 +274,7 @@ impl RecordKey {
             }
             RecordKey::ApiKey { id } => out.extend_from_slice(id.as_uuid().as_bytes()),
             RecordKey::Setting { name } => encode_str(&mut out, name),
+            RecordKey::Presence { bucket } => out.extend_from_slice(&bucket.to_be_bytes()),
         }
         out
     }
@@ -353,6 +366,7 @@ impl Record {
             Record::Setting(s) => RecordKey::Setting {
                 name: s.name().to_owned(),
             },
+            Record::Presence(p) => RecordKey::Presence { bucket: p.bucket },
         }
     }
 
@@ -427,6 +441,8 @@ pub enum Collection {
     ApiKeys,
     /// All settings.
     Settings,
+    /// All presence buckets.
+    Presence,
 }
 
 impl Collection {
@@ -446,6 +462,7 @@ impl Collection {
             Collection::Commands { .. } => Kind::Command,
             Collection::ApiKeys => Kind::ApiKey,
             Collection::Settings => Kind::Setting,
+            Collection::Presence => Kind::Presence,
         }
     }
 

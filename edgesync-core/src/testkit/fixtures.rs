@@ -242,6 +242,18 @@ pub fn one_of_each() -> Vec<Record> {
             jwt_key: "a2V5".into(),
             url_key: "a2V5Mg==".into(),
         })),
+        Record::Presence(PresenceBucket {
+            bucket: presence_bucket(n.id),
+            entries: vec![PresenceEntry {
+                node_id: n.id,
+                last_seen_at: t(13),
+                resources: ResourceUsage {
+                    cpu_percent: 12.5,
+                    memory_bytes: 1 << 20,
+                    disk_bytes: 3,
+                },
+            }],
+        }),
         Record::Deployment(d),
         Record::Function(f),
         Record::Node(n),

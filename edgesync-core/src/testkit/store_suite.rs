@@ -191,6 +191,7 @@ fn collection_of(r: &Record) -> Collection {
         Record::Command(_) => Collection::Commands { node_id: None },
         Record::ApiKey(_) => Collection::ApiKeys,
         Record::Setting(_) => Collection::Settings,
+        Record::Presence(_) => Collection::Presence,
     }
 }
 

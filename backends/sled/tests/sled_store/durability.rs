@@ -100,6 +100,7 @@ fn collections() -> Vec<Collection> {
         Collection::Commands { node_id: None },
         Collection::ApiKeys,
         Collection::Settings,
+        Collection::Presence,
     ]
 }
 
