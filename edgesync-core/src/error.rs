@@ -119,7 +119,8 @@ error_codes! {
     RouteNotFound => ("route_not_found", NotFound, false),
     /// This node has no command with this id.
     CommandNotFound => ("command_not_found", NotFound, false),
-    /// This node has no plan with this id.
+    /// This node has no plan with this id (or the plan was lost to a server crash before it was
+    /// acknowledged): poll again.
     PlanNotFound => ("plan_not_found", NotFound, false),
     /// The addressed resource does not exist.
     NotFound => ("not_found", NotFound, false),

@@ -328,6 +328,10 @@ impl Store for MeteredStore {
     async fn commit(&self, writes: &[Write]) -> Result<Vec<u64>> {
         self.timed("commit", self.inner.commit(writes)).await
     }
+    async fn commit_unsynced(&self, writes: &[Write]) -> Result<Vec<u64>> {
+        self.timed("commit_unsynced", self.inner.commit_unsynced(writes))
+            .await
+    }
     async fn check(&self) -> Result<()> {
         self.timed("check", self.inner.check()).await
     }
@@ -406,5 +410,31 @@ impl ArtifactStore for MeteredArtifacts {
     }
     async fn check(&self) -> Result<()> {
         self.inner.check().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use edgesync_core::model::{NodeId, NodeState};
+    use edgesync_core::store::Record;
+    use edgesync_core::store::memory::MemoryStore;
+    use edgesync_core::testkit::counting::CountingStore;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn unsynced_commits_reach_the_store_unsynced() {
+        let counting = Arc::new(CountingStore::new(Arc::new(MemoryStore::new())));
+        let metered = MeteredStore::new(counting.clone(), Arc::new(Metrics::new()));
+        let state = NodeState::new(NodeId::random());
+        metered
+            .commit_unsynced(&[Write::put(Record::NodeState(state.clone()))])
+            .await
+            .unwrap();
+        metered
+            .commit(&[Write::put(Record::NodeState(state))])
+            .await
+            .unwrap();
+        assert_eq!((counting.commits(), counting.unsynced_commits()), (2, 1));
     }
 }

@@ -29,6 +29,10 @@
 //!   records: group commit lets concurrent commits share a flush.
 //! * `(c'')` the same through a `BatchingStore` in front of the `SledStore`, as the server
 //!   wires it: commits that queue while one is in flight share the next transaction as well.
+//! * `(e)` ours: the sightings of the same N nodes as `(b')` (time and resource usage) as
+//!   presence buckets, `PRESENCE_BUCKETS` records of about N / 1,024 nodes each, 128 per
+//!   commit: what a server running alone writes when its nodes heartbeat with nothing new.
+//!   Against `(a)` like the others, and against `(b')`, the same sightings written as states.
 //!
 //! Ratios are throughput ratios against the row's baseline, `t_baseline / t_row` for the same
 //! records: 1.00 is as fast as raw sled, 0.50 half as fast. `(a')`, `(b)` and `(b')` compare
@@ -43,7 +47,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use edgesync_core::model::{FunctionId, NodeState, Timestamp};
+use edgesync_core::model::{
+    FunctionId, NodeState, PRESENCE_BUCKETS, PresenceBucket, PresenceEntry, Timestamp,
+    presence_bucket,
+};
 use edgesync_core::store::batching::BatchingStore;
 use edgesync_core::store::{Record, Store, Write};
 use edgesync_core::testkit::fixtures::heartbeat_state;
@@ -55,6 +62,8 @@ const FLUSH_BATCH: usize = 500;
 const TASKS: usize = 64;
 /// Most records of the one-`fsync`-per-record rows.
 const MAX_SINGLE: usize = 1000;
+/// Buckets per commit in `flush_presence` (`PRESENCE_BATCH` in `control/maintenance.rs`).
+const PRESENCE_BATCH: usize = 128;
 
 fn fleet(n: usize, functions: &[FunctionId], seen_ms: i64) -> Vec<NodeState> {
     (0..n)
@@ -78,6 +87,37 @@ async fn commit_batched(store: &SledStore, states: &[NodeState]) {
         let writes: Vec<Write> = batch
             .iter()
             .map(|s| Write::put(Record::NodeState(s.clone())))
+            .collect();
+        store.commit(&writes).await.unwrap();
+    }
+}
+
+/// The presence buckets of `states`, as `flush_presence` builds them from the fleet.
+fn presence_of(states: &[NodeState]) -> Vec<PresenceBucket> {
+    let mut buckets: Vec<PresenceBucket> = (0..PRESENCE_BUCKETS)
+        .map(|bucket| PresenceBucket {
+            bucket,
+            entries: Vec::new(),
+        })
+        .collect();
+    for s in states {
+        buckets[usize::from(presence_bucket(s.node_id))]
+            .entries
+            .push(PresenceEntry {
+                node_id: s.node_id,
+                last_seen_at: s.last_seen_at.unwrap(),
+                resources: s.reported.resources.clone(),
+            });
+    }
+    buckets
+}
+
+/// `flush_presence`: the buckets, 128 per commit, one durable commit after the other.
+async fn commit_presence(store: &SledStore, buckets: &[PresenceBucket]) {
+    for batch in buckets.chunks(PRESENCE_BATCH) {
+        let writes: Vec<Write> = batch
+            .iter()
+            .map(|b| Write::put(Record::Presence(b.clone())))
             .collect();
         store.commit(&writes).await.unwrap();
     }
@@ -146,7 +186,7 @@ fn main() {
         sample_value.len(),
     );
 
-    let mut times: [Vec<Duration>; 8] = Default::default();
+    let mut times: [Vec<Duration>; 9] = Default::default();
     let (mut b_flushes, mut c_flushes, mut c2_flushes) = (0, 0, 0);
     for round in 0..=rounds {
         let seen = t0 + 1000 * (round as i64 + 1);
@@ -195,6 +235,12 @@ fn main() {
         rt.block_on(commit_batched(&store, &steady));
         let tb2 = start.elapsed();
 
+        // (e) ours, the same sightings as presence buckets.
+        let buckets = presence_of(&steady);
+        let start = Instant::now();
+        rt.block_on(commit_presence(&store, &buckets));
+        let te = start.elapsed();
+
         // (d) raw insert + flush per record, one writer.
         let entries: Vec<(Vec<u8>, Vec<u8>)> =
             fleet(m, &functions, seen).iter().map(raw_entry).collect();
@@ -237,7 +283,10 @@ fn main() {
 
         // Round 0 warms caches, allocators and the files up.
         if round > 0 {
-            for (samples, t) in times.iter_mut().zip([ta, ta2, tb, tb2, td, tc1, tc, tc2]) {
+            for (samples, t) in times
+                .iter_mut()
+                .zip([ta, ta2, tb, tb2, te, td, tc1, tc, tc2])
+            {
                 samples.push(t);
             }
             b_flushes += fb;
@@ -245,7 +294,7 @@ fn main() {
             c2_flushes += fc2;
         }
     }
-    let [a, a2, b, b2, d, c1, c, c2] = times.map(median);
+    let [a, a2, b, b2, e, d, c1, c, c2] = times.map(median);
 
     println!(
         "{:<58} {:>7} {:>10} {:>12} {:>7}",
@@ -290,6 +339,12 @@ fn main() {
         Some(a),
     );
     row(
+        &format!("(e)  the same sightings as {PRESENCE_BUCKETS} presence buckets"),
+        n,
+        e,
+        Some(a),
+    );
+    row(
         "(d)  raw Tree::insert + Db::flush per record, 1 writer",
         m,
         d,
@@ -321,10 +376,14 @@ fn main() {
         c2_flushes as f64 / rounds as f64,
     );
     println!(
-        "(b) against (a'), the same {} flushes: {:.2} (the store's own cost: JSON, transaction \
-         over every tree, blocking-pool hops)",
+        "(b) against (a'), the same {} flushes: {:.2} (the store's own cost: JSON, revision \
+         checks, blocking-pool hops)",
         n.div_ceil(FLUSH_BATCH),
         a2.as_secs_f64() / b.as_secs_f64(),
+    );
+    println!(
+        "(e) against (b'), the same nodes' sightings: {:.2} (buckets instead of one state per node)",
+        b2.as_secs_f64() / e.as_secs_f64(),
     );
     println!(
         "ratio = records/s of the row / records/s of its raw-sled baseline on the same bytes in \

@@ -170,6 +170,11 @@ impl Store for MemoryStore {
         Ok(revisions)
     }
 
+    /// The same as [`Store::commit`]: nothing here is ever on disk.
+    async fn commit_unsynced(&self, writes: &[Write]) -> Result<Vec<u64>> {
+        self.commit(writes).await
+    }
+
     async fn check(&self) -> Result<()> {
         Ok(())
     }

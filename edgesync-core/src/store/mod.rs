@@ -214,11 +214,10 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// - They become durable no later than the next durable commit that returns, and by
     ///   themselves within the store's flush interval (sled: [`SYNC_INTERVAL`]).
     ///
-    /// Stores whose commits cost no more than this (the SQL store, the memory store) keep the
-    /// default: a durable commit.
-    async fn commit_unsynced(&self, writes: &[Write]) -> Result<Vec<u64>> {
-        self.commit(writes).await
-    }
+    /// A store whose commits cost no more than this (the SQL store) answers with a durable
+    /// commit. No default: a wrapper that forgot to pass this on would quietly make every such
+    /// commit wait for the disk.
+    async fn commit_unsynced(&self, writes: &[Write]) -> Result<Vec<u64>>;
 
     /// Checks that the store is reachable and usable (for `/ready`).
     async fn check(&self) -> Result<()>;

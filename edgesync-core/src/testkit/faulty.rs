@@ -148,6 +148,22 @@ pub struct FaultyStore {
 }
 
 impl FaultyStore {
+    /// The faults a commit (durable or unsynced) meets before it reaches the inner store.
+    async fn commit_faults(&self) -> Result<()> {
+        let failing = self
+            .failing_commits
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err(Error::store_unavailable(std::io::Error::other(
+                "injected failure",
+            )));
+        }
+        self.commits
+            .apply(ErrorCode::StoreUnavailable, "store commit")
+            .await
+    }
+
     /// Wraps a store.
     pub fn new(inner: Arc<dyn Store>) -> Self {
         Self {
@@ -211,19 +227,13 @@ impl Store for FaultyStore {
     }
 
     async fn commit(&self, writes: &[Write]) -> Result<Vec<u64>> {
-        let failing = self
-            .failing_commits
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if failing {
-            return Err(Error::store_unavailable(std::io::Error::other(
-                "injected failure",
-            )));
-        }
-        self.commits
-            .apply(ErrorCode::StoreUnavailable, "store commit")
-            .await?;
+        self.commit_faults().await?;
         self.inner.commit(writes).await
+    }
+
+    async fn commit_unsynced(&self, writes: &[Write]) -> Result<Vec<u64>> {
+        self.commit_faults().await?;
+        self.inner.commit_unsynced(writes).await
     }
 
     async fn check(&self) -> Result<()> {
