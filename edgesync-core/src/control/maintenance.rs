@@ -1,6 +1,6 @@
-//! Periodic work: writing node states and presence behind, offline detection, key usage, artifact garbage
-//! collection. The server runs [`EdgeSync::run_maintenance`] on a timer; tests call it after
-//! moving a manual clock, so nothing sleeps.
+//! Periodic work: writing node states and presence behind, offline detection, key usage,
+//! artifact garbage collection. The server runs [`EdgeSync::run_maintenance`] on a timer; tests
+//! call it after moving a manual clock, so nothing sleeps.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -100,6 +100,10 @@ impl EdgeSync {
     /// [`PresenceBucket`](crate::model::PresenceBucket)), in batches. Returns how many.
     pub async fn flush_presence(&self) -> Result<usize> {
         let pending = self.inner.fleet.pending_presence();
+        if pending.is_empty() {
+            // Replicas and idle fleets: no pass over the fleet.
+            return Ok(0);
+        }
         // One pass over the fleet builds every changed bucket.
         let mut buckets = self.inner.fleet.presence_buckets(&pending).into_iter();
         for chunk in pending.chunks(PRESENCE_BATCH) {

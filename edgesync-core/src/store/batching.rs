@@ -50,13 +50,12 @@ struct Job {
     done: oneshot::Sender<Result<Vec<u64>>>,
 }
 
-impl Job {
-    async fn commit_alone(&self, store: &dyn Store) -> Result<Vec<u64>> {
-        if self.durable {
-            store.commit(&self.writes).await
-        } else {
-            store.commit_unsynced(&self.writes).await
-        }
+/// `writes` as a durable or an unsynced commit.
+async fn commit_as(store: &dyn Store, writes: &[Write], durable: bool) -> Result<Vec<u64>> {
+    if durable {
+        store.commit(writes).await
+    } else {
+        store.commit_unsynced(writes).await
     }
 }
 
@@ -151,12 +150,7 @@ async fn commit_batch(store: &dyn Store, batch: &[Job]) -> Vec<Result<Vec<u64>>>
             .iter()
             .flat_map(|j| j.writes.iter().cloned())
             .collect();
-        let committed = if batch.iter().any(|j| j.durable) {
-            store.commit(&merged).await
-        } else {
-            store.commit_unsynced(&merged).await
-        };
-        match committed {
+        match commit_as(store, &merged, batch.iter().any(|j| j.durable)).await {
             Ok(revisions) => {
                 let mut revisions = revisions.into_iter();
                 return batch
@@ -180,7 +174,7 @@ async fn commit_batch(store: &dyn Store, batch: &[Job]) -> Vec<Result<Vec<u64>>>
     }
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
-        outcomes.push(job.commit_alone(store).await);
+        outcomes.push(commit_as(store, &job.writes, job.durable).await);
     }
     outcomes
 }
