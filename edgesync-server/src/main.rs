@@ -12,6 +12,11 @@ use poem::listener::{AcceptorExt, Listener, TcpListener};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than the system allocator: the server allocates and frees many small
+/// buffers per request from two worker threads and a blocking pool (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
