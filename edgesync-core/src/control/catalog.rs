@@ -156,6 +156,18 @@ impl CatalogState {
             .cloned()
     }
 
+    /// Every deployment's id and status, without copying their rollouts (which list every node
+    /// they target).
+    pub(super) fn deployment_statuses(&self) -> Vec<(DeploymentId, DeploymentStatus)> {
+        self.raw
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .deployments
+            .values()
+            .map(|d| (d.id, d.status))
+            .collect()
+    }
+
     pub(super) fn deployments(&self) -> Vec<Deployment> {
         self.raw
             .read()

@@ -98,6 +98,20 @@ impl Fleet {
         self.read().get(&id).map(|e| f(e))
     }
 
+    /// `f` for each of `ids` with its entry (`None`: not registered), read in place under one
+    /// read lock: for passes over many nodes, which take the lock once per slice of them rather
+    /// than once per node.
+    pub(super) fn inspect_each(
+        &self,
+        ids: &[NodeId],
+        mut f: impl FnMut(NodeId, Option<&NodeEntry>),
+    ) {
+        let nodes = self.read();
+        for id in ids {
+            f(*id, nodes.get(id).map(|e| &**e));
+        }
+    }
+
     /// Whether node `id` is registered.
     pub(super) fn contains(&self, id: NodeId) -> bool {
         self.read().contains_key(&id)
@@ -257,20 +271,35 @@ impl Fleet {
         offline_after: std::time::Duration,
         persist: bool,
     ) -> usize {
-        let mut changed = 0;
-        for entry in self.write().values_mut() {
+        // Found under the read lock, which requests share, and changed under the write lock
+        // only when some status did change: a pass over a large fleet that changes nothing
+        // (almost every pass) holds no request up.
+        let changed: Vec<NodeId> = self
+            .read()
+            .values()
+            .filter(|e| derive_status(e, now, offline_after) != e.state.status)
+            .map(|e| e.state.node_id)
+            .collect();
+        if !persist || changed.is_empty() {
+            // The stored status is the lease holder's to write; views derive it anyway.
+            return changed.len();
+        }
+        let mut nodes = self.write();
+        let mut count = 0;
+        for id in changed {
+            // Seen again (or removed) since the read pass: re-derived here.
+            let Some(entry) = nodes.get_mut(&id) else {
+                continue;
+            };
             let status = derive_status(entry, now, offline_after);
             if status != entry.state.status {
-                // The stored status is the lease holder's to write; views derive it anyway.
-                if persist {
-                    entry.state.status = status;
-                    entry.change += 1;
-                    entry.dirty = true;
-                }
-                changed += 1;
+                entry.state.status = status;
+                entry.change += 1;
+                entry.dirty = true;
+                count += 1;
             }
         }
-        changed
+        count
     }
 
     /// The states that changed since they were last written, with their change counters.

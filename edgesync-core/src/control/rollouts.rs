@@ -12,7 +12,7 @@
 //! (the previous deployment's version, or nothing). Every status has a way out: halted and paused
 //! deployments can be resumed or aborted; nothing stays in progress past its batch timeouts.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use super::EdgeSync;
@@ -22,6 +22,10 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::model::*;
 use crate::planner;
 use crate::store::{Record, StoreExt, Versioned, Write};
+
+/// Nodes the rollout tally looks up under one hold of the fleet's read lock: short enough not
+/// to hold heartbeats up, long enough that taking the lock costs little per node.
+const TALLY_SLICE: usize = 1_024;
 
 /// One node in a preview.
 #[derive(Clone, Debug, PartialEq)]
@@ -329,38 +333,48 @@ impl EdgeSync {
         ))
     }
 
-    fn tally(&self, d: &Deployment) -> Tally {
+    /// Where the released nodes of `d` stand. `failed`: the nodes whose state for `d` is
+    /// `Failed`; `excluded`: the nodes `d` gave up on. The fleet is read a slice of nodes at a
+    /// time, in place: this runs over every released node on every maintenance pass.
+    fn tally(
+        &self,
+        d: &Deployment,
+        failed: &HashMap<NodeId, u32>,
+        excluded: &HashSet<NodeId>,
+    ) -> Tally {
         let mut t = Tally::default();
-        let current_batch: HashSet<NodeId> = d
+        let current = (d.rollout.released as usize).saturating_sub(1);
+        for (i, batch) in d
             .rollout
             .batches
-            .get((d.rollout.released as usize).saturating_sub(1))
-            .map(|b| b.iter().copied().collect())
-            .unwrap_or_default();
-        for node in d.rollout.released_nodes() {
-            // Read in place: this runs over every released node on every maintenance pass.
-            let runs = self.inner.fleet.inspect(*node, |e| {
-                e.state
-                    .reported
-                    .functions
-                    .iter()
-                    .any(|f| f.function_id == d.function_id && f.version == d.version)
-            }) == Some(true);
-            let record = self.inner.node_deployments.get(d.id, *node);
-            let failed = record
-                .as_ref()
-                .is_some_and(|r| r.value.state == NodeDeploymentState::Failed);
-            if runs {
-                t.active += 1;
-            } else if failed || d.rollout.excluded.contains(node) {
-                // A failure counts against the breaker at once; the batch still waits for the
-                // node's retries (or its timeout).
-                t.failed += 1;
-                if !d.rollout.excluded.contains(node) && current_batch.contains(node) {
-                    t.retrying_in_current.push(*node);
-                }
-            } else if current_batch.contains(node) {
-                t.pending_in_current.push(*node);
+            .iter()
+            .enumerate()
+            .take(d.rollout.released as usize)
+        {
+            let in_current = i == current;
+            for slice in batch.chunks(TALLY_SLICE) {
+                self.inner.fleet.inspect_each(slice, |node, entry| {
+                    let runs = entry.is_some_and(|e| {
+                        e.state
+                            .reported
+                            .functions
+                            .iter()
+                            .any(|f| f.function_id == d.function_id && f.version == d.version)
+                    });
+                    let given_up = excluded.contains(&node);
+                    if runs {
+                        t.active += 1;
+                    } else if given_up || failed.contains_key(&node) {
+                        // A failure counts against the breaker at once; the batch still waits
+                        // for the node's retries (or its timeout).
+                        t.failed += 1;
+                        if !given_up && in_current {
+                            t.retrying_in_current.push(node);
+                        }
+                    } else if in_current {
+                        t.pending_in_current.push(node);
+                    }
+                });
             }
         }
         t
@@ -371,17 +385,19 @@ impl EdgeSync {
     /// deployments changed.
     pub async fn advance_rollouts(&self) -> Result<usize> {
         let mut changed = 0;
-        for d in self.inner.catalog.deployments() {
-            // Completed and halted deployments still give up on nodes past their retries.
-            if !matches!(
-                d.status,
-                DeploymentStatus::InProgress
-                    | DeploymentStatus::Completed
-                    | DeploymentStatus::Halted
-                    | DeploymentStatus::Paused
-            ) {
+        for (id, status) in self.inner.catalog.deployment_statuses() {
+            // Completed and halted deployments still give up on nodes past their retries: work
+            // only when some node failed.
+            let active = match status {
+                DeploymentStatus::InProgress => true,
+                DeploymentStatus::Completed
+                | DeploymentStatus::Halted
+                | DeploymentStatus::Paused => self.inner.node_deployments.any_failed(id),
+                _ => false,
+            };
+            let Some(d) = active.then(|| self.inner.catalog.deployment(id)).flatten() else {
                 continue;
-            }
+            };
             match self.advance(d).await {
                 Ok(true) => changed += 1,
                 Ok(false) => {}
@@ -399,24 +415,30 @@ impl EdgeSync {
         let mut node_states: Vec<Versioned<NodeDeployment>> = Vec::new();
 
         // Nodes that failed past their retries are given up on: they stay where they were.
-        for node in d.rollout.released_nodes().copied().collect::<Vec<_>>() {
-            if let Some(r) = self.inner.node_deployments.get(d.id, node)
-                && r.value.state == NodeDeploymentState::Failed
-                && r.value.attempts > d.strategy.max_retries
-                && !d.rollout.excluded.contains(&node)
-            {
-                d.rollout.excluded.push(node);
+        // Only the failed nodes are looked at (few), not every released one.
+        let failed = self.inner.node_deployments.failed(d.id);
+        let mut excluded: HashSet<NodeId> = d.rollout.excluded.iter().copied().collect();
+        let given_up: HashSet<NodeId> = failed
+            .iter()
+            .filter(|(node, attempts)| {
+                **attempts > d.strategy.max_retries && !excluded.contains(node)
+            })
+            .map(|(node, _)| *node)
+            .collect();
+        if !given_up.is_empty() {
+            // In release order, and only nodes this rollout released.
+            for node in d.rollout.released_nodes().copied().collect::<Vec<_>>() {
+                if given_up.contains(&node) && excluded.insert(node) {
+                    d.rollout.excluded.push(node);
+                }
             }
         }
 
         if d.status != DeploymentStatus::InProgress {
             return self.save_progress(d, before, Vec::new(), Vec::new()).await;
         }
-        let mut tally = self.tally(&d);
-        // Failed nodes that used up their retries no longer hold the batch.
-        tally
-            .retrying_in_current
-            .retain(|n| !d.rollout.excluded.contains(n));
+        // Failed nodes that used up their retries (excluded) no longer hold the batch.
+        let mut tally = self.tally(&d, &failed, &excluded);
         let started = d.rollout.batch_started_at.unwrap_or(d.created_at);
         let timed_out = now.since(started) >= Duration::from_secs(d.strategy.batch_timeout_s);
         if timed_out && !tally.retrying_in_current.is_empty() {
