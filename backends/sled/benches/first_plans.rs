@@ -34,6 +34,9 @@ use edgesync_core::store::batching::BatchingStore;
 use edgesync_core::store::{Record, Store, Write};
 use edgesync_core::testkit::fixtures::heartbeat_state;
 use edgesync_sled::SledStore;
+use support::stored;
+
+mod support;
 
 /// Concurrent pollers (the simulator's connections).
 const TASKS: usize = 64;
@@ -84,15 +87,6 @@ fn first_plan(
             updated_at: now,
         }),
     ]
-}
-
-/// A record's key and value as the store lays them out (`layout.rs`, `codec.rs`): key
-/// `RecordKey::encode()`, value `[format 1][revision u64 BE][the Record's JSON]`.
-fn stored(record: &Record) -> (Vec<u8>, Vec<u8>) {
-    let mut value = vec![1u8];
-    value.extend_from_slice(&1u64.to_be_bytes());
-    value.extend_from_slice(&serde_json::to_vec(record).unwrap());
-    (record.key().encode(), value)
 }
 
 /// A store holding `states`, as a registered fleet's database does.

@@ -56,6 +56,8 @@ use edgesync_core::store::{Record, Store, Write};
 use edgesync_core::testkit::fixtures::heartbeat_state;
 use edgesync_sled::SledStore;
 
+mod support;
+
 /// Writes per commit in `flush_node_states` (`FLUSH_BATCH` in `control/maintenance.rs`).
 const FLUSH_BATCH: usize = 500;
 /// Concurrent committers of row (c).
@@ -71,14 +73,9 @@ fn fleet(n: usize, functions: &[FunctionId], seen_ms: i64) -> Vec<NodeState> {
         .collect()
 }
 
-/// The stored key and value of a state, as the store lays them out (`layout.rs`, `codec.rs`):
-/// key `RecordKey::encode()`, value `[format 1][revision u64 BE][the Record's JSON]`.
+/// The stored key and value of a state, as the store lays them out.
 fn raw_entry(state: &NodeState) -> (Vec<u8>, Vec<u8>) {
-    let record = Record::NodeState(state.clone());
-    let mut value = vec![1u8];
-    value.extend_from_slice(&1u64.to_be_bytes());
-    value.extend_from_slice(&serde_json::to_vec(&record).unwrap());
-    (record.key().encode(), value)
+    support::stored(&Record::NodeState(state.clone()))
 }
 
 /// `flush_node_states`: the states in batches of 500, one durable commit after the other.

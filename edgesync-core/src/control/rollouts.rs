@@ -427,11 +427,13 @@ impl EdgeSync {
             .collect();
         if !given_up.is_empty() {
             // In release order, and only nodes this rollout released.
-            for node in d.rollout.released_nodes().copied().collect::<Vec<_>>() {
-                if given_up.contains(&node) && excluded.insert(node) {
-                    d.rollout.excluded.push(node);
-                }
-            }
+            let newly: Vec<NodeId> = d
+                .rollout
+                .released_nodes()
+                .filter(|node| given_up.contains(node) && excluded.insert(**node))
+                .copied()
+                .collect();
+            d.rollout.excluded.extend(newly);
         }
 
         if d.status != DeploymentStatus::InProgress {
