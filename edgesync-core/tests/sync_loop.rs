@@ -12,7 +12,7 @@ use edgesync_core::control::{Ack, EMPTY_PLAN, NewDeployment, RouteSpec, SyncStat
 use edgesync_core::model::*;
 use edgesync_core::selector::{Labels, Selector};
 use edgesync_core::store::memory::MemoryStore;
-use edgesync_core::store::{Collection, Record, Store, StoreExt};
+use edgesync_core::store::{Collection, Record, RecordKey, Store, StoreExt};
 use edgesync_core::testkit::faulty::FaultyStore;
 use edgesync_core::testkit::sim::{SimNode, all_succeeded, converge};
 use edgesync_core::testkit::{MemArtifacts, wasm_fixtures};
@@ -226,9 +226,22 @@ async fn planning_is_idempotent_and_recorded_once() {
         "a fresh node has nothing to do"
     );
     let (f, v) = upload(&es, "hello", 1).await;
-    deploy(&es, f, v, "tier=edge", 0).await;
+    let d = deploy(&es, f, v, "tier=edge", 0).await;
     let a = es.sync_plan(node.id).await.unwrap();
     let b = es.sync_plan(node.id).await.unwrap();
+    // A first install is `installing` while its plan is open; only the history record is stored.
+    assert_eq!(
+        es.deployment(d).unwrap().nodes[0].state,
+        NodeDeploymentState::Installing
+    );
+    let stored_state = store
+        .get(&RecordKey::NodeDeployment {
+            deployment_id: d,
+            node_id: node.id,
+        })
+        .await
+        .unwrap();
+    assert!(stored_state.is_none(), "{stored_state:?}");
     assert_eq!(a.plan_id, b.plan_id, "the same request gives the same plan");
     assert_eq!(
         a.actions.iter().map(|x| &x.action).collect::<Vec<_>>(),
@@ -499,13 +512,16 @@ async fn failed_installs_are_recorded_and_retried() {
     let (history, _) = es.sync_history(node.id, None, 10).await.unwrap();
     assert_eq!(history[0].status, SyncStatus::Partial);
 
-    // The next plan retries only the failed install.
+    // The next plan retries only the failed install, which is stored as `installing` again.
     let retry = es.sync_plan(node.id).await.unwrap();
     assert_eq!(retry.actions.len(), 1);
     assert!(matches!(
         retry.actions[0].action.action,
         Action::InstallFunction(_)
     ));
+    let detail = es.deployment(d).unwrap();
+    assert_eq!(detail.nodes[0].state, NodeDeploymentState::Installing);
+    assert_eq!(detail.nodes[0].attempts, 1);
     node.behavior.failing_functions.clear();
     node.sync_once(&es).await.unwrap();
     let detail = es.deployment(d).unwrap();

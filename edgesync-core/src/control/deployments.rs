@@ -320,6 +320,12 @@ impl EdgeSync {
             let state = if targeted.contains_key(&node_id) {
                 match recorded_state {
                     _ if runs => NodeDeploymentState::Active,
+                    // Handed a plan that installs it (a first attempt is not stored).
+                    None | Some(NodeDeploymentState::Pending)
+                        if self.inner.open_plans.installs(node_id, deployment.id) =>
+                    {
+                        NodeDeploymentState::Installing
+                    }
                     Some(s)
                         if !matches!(
                             s,

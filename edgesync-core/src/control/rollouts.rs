@@ -454,15 +454,7 @@ impl EdgeSync {
                 let mut nd = current
                     .as_ref()
                     .map(|c| c.value.clone())
-                    .unwrap_or(NodeDeployment {
-                        deployment_id: d.id,
-                        node_id: node,
-                        state: NodeDeploymentState::Pending,
-                        error: None,
-                        error_code: None,
-                        attempts: 0,
-                        updated_at: now,
-                    });
+                    .unwrap_or(NodeDeployment::pending(d.id, node, now));
                 nd.state = NodeDeploymentState::Failed;
                 nd.error_code = Some("timeout".into());
                 nd.error = Some(format!(
@@ -501,28 +493,38 @@ impl EdgeSync {
                 d.status_reason = Some(format!("{reason}; rolled back automatically"));
                 // Record it on every node this rollout changed.
                 for node in d.rollout.released_nodes().copied().collect::<Vec<_>>() {
-                    let Some(c) = self.inner.node_deployments.get(d.id, node) else {
-                        continue;
-                    };
                     if node_states.iter().any(|s| s.value.node_id == node) {
                         continue;
                     }
-                    let mut nd = c.value.clone();
-                    if matches!(
-                        nd.state,
-                        NodeDeploymentState::Active | NodeDeploymentState::Installing
-                    ) {
-                        nd.state = NodeDeploymentState::RolledBack;
-                        nd.updated_at = now;
-                        node_writes.push(Write::update(
-                            Record::NodeDeployment(nd.clone()),
-                            c.revision,
-                        ));
-                        node_states.push(Versioned {
-                            revision: c.revision + 1,
-                            value: nd,
-                        });
+                    let current = self.inner.node_deployments.get(d.id, node);
+                    // A first install handed out and not acknowledged has no stored state.
+                    let installing = self.inner.open_plans.installs(node, d.id);
+                    let rolled_back = match &current {
+                        Some(c) => {
+                            matches!(
+                                c.value.state,
+                                NodeDeploymentState::Active | NodeDeploymentState::Installing
+                            ) || (c.value.state == NodeDeploymentState::Pending && installing)
+                        }
+                        None => installing,
+                    };
+                    if !rolled_back {
+                        continue;
                     }
+                    let mut nd = current
+                        .as_ref()
+                        .map(|c| c.value.clone())
+                        .unwrap_or(NodeDeployment::pending(d.id, node, now));
+                    nd.state = NodeDeploymentState::RolledBack;
+                    nd.updated_at = now;
+                    node_writes.push(match &current {
+                        Some(c) => Write::update(Record::NodeDeployment(nd.clone()), c.revision),
+                        None => Write::create(Record::NodeDeployment(nd.clone())),
+                    });
+                    node_states.push(Versioned {
+                        revision: current.map_or(1, |c| c.revision + 1),
+                        value: nd,
+                    });
                 }
             } else {
                 d.status = DeploymentStatus::Halted;

@@ -3,7 +3,7 @@
 //! A poll whose revision is current is answered from memory (see [`EdgeSync::sync_revision`]).
 //! A node that is behind gets a plan computed in memory from its reported state and its target;
 //! the first time a given plan is handed out it is recorded (one write: the pending history entry
-//! and the per-node deployment states that turn `installing`; unsynced, see
+//! and the per-node deployment states of retries, which turn `installing` again; unsynced, see
 //! [`Store::commit_unsynced`](crate::store::Store::commit_unsynced)), and the same request
 //! afterwards gets the same plan without a write. An ack is applied in one atomic commit: the history entry,
 //! the node's new state and the per-node deployment states change together or not at all.
@@ -46,11 +46,15 @@ impl OpenPlans {
             .cloned()
     }
 
-    fn set(&self, node: NodeId, plan: OpenPlan) {
-        self.by_node
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(node, plan);
+    /// Opens `plan` in place of `previous` (the plan open when it was made). False, changing
+    /// nothing, when another plan was opened meanwhile (a concurrent poll of the same node).
+    fn replace(&self, node: NodeId, previous: Option<PlanId>, plan: OpenPlan) -> bool {
+        let mut map = self.by_node.write().unwrap_or_else(PoisonError::into_inner);
+        if map.get(&node).map(|p| p.plan.plan_id) != previous {
+            return false;
+        }
+        map.insert(node, plan);
+        true
     }
 
     fn close(&self, node: NodeId, plan: PlanId) {
@@ -58,6 +62,19 @@ impl OpenPlans {
         if map.get(&node).is_some_and(|p| p.plan.plan_id == plan) {
             map.remove(&node);
         }
+    }
+
+    /// Whether the node holds a plan that installs `deployment` and has not acknowledged it.
+    pub(super) fn installs(&self, node: NodeId, deployment: DeploymentId) -> bool {
+        self.by_node
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&node)
+            .is_some_and(|open| {
+                open.plan.actions.iter().any(|pa| {
+                    matches!(&pa.action, Action::InstallFunction(i) if i.deployment_id == deployment)
+                })
+            })
     }
 }
 
@@ -221,28 +238,26 @@ impl EdgeSync {
         for pa in &plan.actions {
             if let Action::InstallFunction(i) = &pa.action {
                 let current = self.inner.node_deployments.get(i.deployment_id, node_id);
-                let mut nd = current
-                    .as_ref()
-                    .map(|c| c.value.clone())
-                    .unwrap_or(NodeDeployment {
-                        deployment_id: i.deployment_id,
-                        node_id,
-                        state: NodeDeploymentState::Pending,
-                        error: None,
-                        error_code: None,
-                        attempts: 0,
-                        updated_at: now,
-                    });
-                if nd.state == NodeDeploymentState::Installing {
+                // A first attempt (nothing recorded yet, or pending) is `installing` while this
+                // plan is open (see `OpenPlans::installs`): its history record says so, and
+                // the ack records the outcome. Writing the state too would make every node's
+                // first plan two random writes in two trees instead of one.
+                let Some(current) = current.filter(|c| {
+                    !matches!(
+                        c.value.state,
+                        NodeDeploymentState::Pending | NodeDeploymentState::Installing
+                    )
+                }) else {
                     continue;
-                }
+                };
+                let mut nd = current.value.clone();
                 nd.state = NodeDeploymentState::Installing;
                 nd.updated_at = now;
-                writes.push(match &current {
-                    Some(c) => Write::update(Record::NodeDeployment(nd.clone()), c.revision),
-                    None => Write::create(Record::NodeDeployment(nd.clone())),
-                });
-                installing.push((nd, current.map_or(1, |c| c.revision + 1)));
+                writes.push(Write::update(
+                    Record::NodeDeployment(nd.clone()),
+                    current.revision,
+                ));
+                installing.push((nd, current.revision + 1));
             }
         }
         if let Some(prev) = &previous {
@@ -294,14 +309,29 @@ impl EdgeSync {
                 .map(|(value, revision)| Versioned { revision, value }),
         );
         let plan = Arc::new(plan);
-        self.inner.open_plans.set(
-            node_id,
-            OpenPlan {
-                plan: plan.clone(),
-                base,
-                record_revision: 1,
-            },
-        );
+        let opened = OpenPlan {
+            plan: plan.clone(),
+            base,
+            record_revision: 1,
+        };
+        let previous_id = previous.map(|p| p.plan.plan_id);
+        if !self
+            .inner
+            .open_plans
+            .replace(node_id, previous_id, opened.clone())
+        {
+            // A concurrent poll of this node opened its plan first: ours is never served.
+            let superseded =
+                self.pending_record(&opened.plan, &opened.base, SyncStatus::Superseded);
+            self.inner
+                .store
+                .commit_unsynced(&[Write::update(Record::SyncRecord(superseded), 1)])
+                .await?;
+            return Err(Error::new(
+                ErrorCode::RevisionConflict,
+                "another poll of this node issued a plan meanwhile; poll again",
+            ));
+        }
         tracing::debug!(%node_id, %plan_id, actions = plan.actions.len(), revision = %plan.revision, "plan issued");
         Ok(plan)
     }
@@ -661,15 +691,7 @@ impl StateChanges<'_> {
             .get(&d)
             .map(|c| c.0.clone())
             .or_else(|| current.as_ref().map(|c| c.value.clone()))
-            .unwrap_or(NodeDeployment {
-                deployment_id: d,
-                node_id: self.node_id,
-                state: NodeDeploymentState::Pending,
-                error: None,
-                error_code: None,
-                attempts: 0,
-                updated_at: self.now,
-            });
+            .unwrap_or(NodeDeployment::pending(d, self.node_id, self.now));
         if nd.state == state && nd.error == error && !failed {
             return;
         }

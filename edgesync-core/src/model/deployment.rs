@@ -260,6 +260,21 @@ pub struct NodeDeployment {
     pub updated_at: Timestamp,
 }
 
+impl NodeDeployment {
+    /// The state of a node the deployment targets and that has reported nothing yet.
+    pub fn pending(deployment_id: DeploymentId, node_id: NodeId, now: Timestamp) -> Self {
+        Self {
+            deployment_id,
+            node_id,
+            state: NodeDeploymentState::Pending,
+            error: None,
+            error_code: None,
+            attempts: 0,
+            updated_at: now,
+        }
+    }
+}
+
 /// Per-node state of a deployment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
