@@ -48,7 +48,7 @@ impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
         } else {
             serde_json::from_slice(&data).map_err(|e| invalid(e.to_string()))?
         };
-        if let Some(reason) = mismatch(&value, &T::schema_ref(), registry_of::<T>(), "") {
+        if let Some(reason) = mismatch(&value, &T::schema_ref(), registry_of::<T>()) {
             return Err(invalid(reason).into());
         }
         T::parse_from_json(Some(value))
@@ -95,46 +95,76 @@ fn is_any(schema: &MetaSchema) -> bool {
         && schema.properties.is_empty()
 }
 
+/// What is wrong where: the path is collected on the way back out of the walk, so a body that
+/// matches (almost every one) allocates nothing for it.
+struct Mismatch {
+    /// Innermost first.
+    path: Vec<Step>,
+    problem: &'static str,
+}
+
+enum Step {
+    Field(String),
+    Item(usize),
+}
+
+impl Mismatch {
+    fn new(problem: &'static str) -> Self {
+        Self {
+            path: Vec::new(),
+            problem,
+        }
+    }
+
+    fn within(mut self, step: Step) -> Self {
+        self.path.push(step);
+        self
+    }
+
+    /// "`a.b[0]` must …", or "the body must …".
+    fn message(&self) -> String {
+        if self.path.is_empty() {
+            return format!("the body {}", self.problem);
+        }
+        let mut at = String::new();
+        for step in self.path.iter().rev() {
+            match step {
+                Step::Field(key) if at.is_empty() => at.push_str(key),
+                Step::Field(key) => {
+                    at.push('.');
+                    at.push_str(key);
+                }
+                Step::Item(i) => at.push_str(&format!("[{i}]")),
+            }
+        }
+        format!("`{at}` {}", self.problem)
+    }
+}
+
 /// The first place where `value` holds a `null` that `schema` does not allow, or a number or
-/// boolean where it wants a string; `at` names the place (`""` for the whole body).
-fn mismatch(
-    value: &Value,
-    schema: &MetaSchemaRef,
-    registry: &Registry,
-    at: &str,
-) -> Option<String> {
+/// boolean where it wants a string, as a message naming it.
+fn mismatch(value: &Value, schema: &MetaSchemaRef, registry: &Registry) -> Option<String> {
+    find_mismatch(value, schema, registry).map(|m| m.message())
+}
+
+fn find_mismatch(value: &Value, schema: &MetaSchemaRef, registry: &Registry) -> Option<Mismatch> {
     let schema = match schema {
         MetaSchemaRef::Inline(schema) => &**schema,
         MetaSchemaRef::Reference(name) => registry.schemas.get(name)?,
     };
-    let name = || {
-        if at.is_empty() {
-            "the body".to_owned()
-        } else {
-            format!("`{at}`")
-        }
-    };
     if value.is_null() {
-        return (!schema.nullable && !is_any(schema))
-            .then(|| format!("{} must not be null", name()));
+        return (!schema.nullable && !is_any(schema)).then(|| Mismatch::new("must not be null"));
     }
     if let Some(found) = schema
         .all_of
         .iter()
-        .find_map(|part| mismatch(value, part, registry, at))
+        .find_map(|part| find_mismatch(value, part, registry))
     {
         return Some(found);
     }
-    let child = |key: &str| {
-        if at.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{at}.{key}")
-        }
-    };
     match value {
         Value::Bool(_) | Value::Number(_) if schema.ty == "string" => {
-            Some(format!("{} must be a string", name()))
+            Some(Mismatch::new("must be a string"))
         }
         Value::Object(fields) => fields.iter().find_map(|(key, field)| {
             let field_schema = schema
@@ -143,14 +173,13 @@ fn mismatch(
                 .find(|(name, _)| *name == key)
                 .map(|(_, s)| s)
                 .or(schema.additional_properties.as_deref())?;
-            mismatch(field, field_schema, registry, &child(key))
+            find_mismatch(field, field_schema, registry).map(|m| m.within(Step::Field(key.clone())))
         }),
         Value::Array(items) => {
             let item_schema = schema.items.as_deref()?;
-            items
-                .iter()
-                .enumerate()
-                .find_map(|(i, item)| mismatch(item, item_schema, registry, &format!("{at}[{i}]")))
+            items.iter().enumerate().find_map(|(i, item)| {
+                find_mismatch(item, item_schema, registry).map(|m| m.within(Step::Item(i)))
+            })
         }
         _ => None,
     }
@@ -167,7 +196,7 @@ mod tests {
     fn check<T: Type>(value: Value) -> Option<String> {
         let mut registry = Registry::new();
         T::register(&mut registry);
-        mismatch(&value, &T::schema_ref(), &registry, "")
+        mismatch(&value, &T::schema_ref(), &registry)
     }
 
     #[test]
