@@ -39,6 +39,17 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Turns transparent huge pages off for this process. mimalloc asks for them on its arenas, and
+/// gives freed pages back to the system: touching one again then faulted in (and zeroed) a whole
+/// 2 MiB page, which took 7-10 % of the server's time under heartbeats at 100k nodes
+/// (docs/performance.md).
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
+        tracing::warn!(error = %e, "could not turn transparent huge pages off");
+    }
+}
+
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,poem=warn,sled=warn"));
@@ -55,6 +66,7 @@ fn init_logging(format: LogFormat) {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
+    no_transparent_huge_pages();
     tls::install_crypto_provider();
     let tls_settings = args.tls_settings().context("invalid TLS settings")?;
     let metrics = std::sync::Arc::new(edgesync_server::metrics::Metrics::new());
