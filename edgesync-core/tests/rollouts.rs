@@ -427,3 +427,63 @@ async fn previews_match_what_the_rollout_then_does() {
     }
     f.tick(1).await;
 }
+
+#[tokio::test]
+async fn a_rollback_marks_nodes_that_hold_an_unacknowledged_first_install() {
+    let mut f = fleet(20).await;
+    f.deploy(1, Strategy::default()).await;
+    converge(&f.es, &mut f.nodes, 5).await.unwrap();
+    for n in &mut f.nodes[..2] {
+        n.behavior.failing_functions = vec![f.function];
+    }
+    let d = f
+        .deploy(
+            2,
+            Strategy {
+                max_failure_ratio: 0.05,
+                min_executed: 2,
+                auto_rollback: true,
+                max_retries: 0,
+                ..batches(10)
+            },
+        )
+        .await;
+    let released: Vec<NodeId> =
+        f.es.deployment(d)
+            .unwrap()
+            .deployment
+            .rollout
+            .released_nodes()
+            .copied()
+            .collect();
+    // Two released nodes fail their install; two others take their plan and do not answer yet.
+    let mut holding = Vec::new();
+    for n in &mut f.nodes {
+        if !released.contains(&n.id) {
+            continue;
+        }
+        if !n.behavior.failing_functions.is_empty() {
+            n.sync_once(&f.es).await.unwrap();
+        } else if holding.len() < 2 {
+            f.es.sync_plan(n.id).await.unwrap();
+            holding.push(n.id);
+        }
+    }
+    assert_eq!(holding.len(), 2, "the first batch holds healthy nodes");
+    let state_of = |f: &Fleet, node: NodeId| {
+        f.es.deployment(d)
+            .unwrap()
+            .nodes
+            .into_iter()
+            .find(|s| s.node_id == node)
+            .unwrap()
+            .state
+    };
+    assert_eq!(state_of(&f, holding[0]), NodeDeploymentState::Installing);
+
+    f.es.run_maintenance().await.unwrap();
+    assert_eq!(f.status(d), DeploymentStatus::RolledBack);
+    for node in holding {
+        assert_eq!(state_of(&f, node), NodeDeploymentState::RolledBack);
+    }
+}

@@ -462,14 +462,7 @@ impl EdgeSync {
                     d.strategy.batch_timeout_s
                 ));
                 nd.updated_at = now;
-                node_writes.push(match &current {
-                    Some(c) => Write::update(Record::NodeDeployment(nd.clone()), c.revision),
-                    None => Write::create(Record::NodeDeployment(nd.clone())),
-                });
-                node_states.push(Versioned {
-                    revision: current.map_or(1, |c| c.revision + 1),
-                    value: nd,
-                });
+                stage(&mut node_writes, &mut node_states, current.as_ref(), nd);
                 d.rollout.excluded.push(node);
                 tally.failed += 1;
             }
@@ -517,14 +510,7 @@ impl EdgeSync {
                         .unwrap_or(NodeDeployment::pending(d.id, node, now));
                     nd.state = NodeDeploymentState::RolledBack;
                     nd.updated_at = now;
-                    node_writes.push(match &current {
-                        Some(c) => Write::update(Record::NodeDeployment(nd.clone()), c.revision),
-                        None => Write::create(Record::NodeDeployment(nd.clone())),
-                    });
-                    node_states.push(Versioned {
-                        revision: current.map_or(1, |c| c.revision + 1),
-                        value: nd,
-                    });
+                    stage(&mut node_writes, &mut node_states, current.as_ref(), nd);
                 }
             } else {
                 d.status = DeploymentStatus::Halted;
@@ -609,4 +595,22 @@ fn not_in(status: DeploymentStatus, action: &str) -> Error {
             status.as_str()
         ),
     )
+}
+
+/// Adds a per-node deployment state to a commit being built (`current`: the stored one it
+/// replaces), and to the states the cache takes once that commit succeeds.
+fn stage(
+    writes: &mut Vec<Write>,
+    states: &mut Vec<Versioned<NodeDeployment>>,
+    current: Option<&Versioned<NodeDeployment>>,
+    nd: NodeDeployment,
+) {
+    writes.push(match current {
+        Some(c) => Write::update(Record::NodeDeployment(nd.clone()), c.revision),
+        None => Write::create(Record::NodeDeployment(nd.clone())),
+    });
+    states.push(Versioned {
+        revision: current.map_or(1, |c| c.revision + 1),
+        value: nd,
+    });
 }
