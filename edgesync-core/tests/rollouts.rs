@@ -117,6 +117,18 @@ fn batches(size: u32) -> Strategy {
     }
 }
 
+/// Batches of `batch_size`, no retries, rolled back once more than 5 % of at least
+/// `min_executed` nodes failed.
+fn rolled_back_past_5_percent(min_executed: u32, batch_size: u32) -> Strategy {
+    Strategy {
+        max_failure_ratio: 0.05,
+        min_executed,
+        auto_rollback: true,
+        max_retries: 0,
+        ..batches(batch_size)
+    }
+}
+
 #[tokio::test]
 async fn ten_percent_failing_nodes_trip_the_breaker_and_everything_rolls_back() {
     let mut f = fleet(200).await;
@@ -130,18 +142,7 @@ async fn ten_percent_failing_nodes_trip_the_breaker_and_everything_rolls_back() 
             n.behavior.failing_functions = vec![f.function];
         }
     }
-    let d = f
-        .deploy(
-            2,
-            Strategy {
-                max_failure_ratio: 0.05,
-                min_executed: 10,
-                auto_rollback: true,
-                max_retries: 0,
-                ..batches(20)
-            },
-        )
-        .await;
+    let d = f.deploy(2, rolled_back_past_5_percent(10, 20)).await;
     let mut rounds = 0;
     while !f.status(d).is_terminal() {
         f.tick(1).await;
@@ -436,18 +437,7 @@ async fn a_rollback_marks_nodes_that_hold_an_unacknowledged_first_install() {
     for n in &mut f.nodes[..2] {
         n.behavior.failing_functions = vec![f.function];
     }
-    let d = f
-        .deploy(
-            2,
-            Strategy {
-                max_failure_ratio: 0.05,
-                min_executed: 2,
-                auto_rollback: true,
-                max_retries: 0,
-                ..batches(10)
-            },
-        )
-        .await;
+    let d = f.deploy(2, rolled_back_past_5_percent(2, 10)).await;
     let released: Vec<NodeId> =
         f.es.deployment(d)
             .unwrap()
