@@ -43,7 +43,8 @@ mod support;
 /// Concurrent pollers (the simulator's connections).
 const TASKS: usize = 64;
 
-/// The two records a node's first plan stores.
+/// A plan's records: its history record (all a first plan stores) and the node's deployment
+/// state, which a plan that retries a failed install stores with it.
 fn first_plan(
     state: &NodeState,
     deployment_id: DeploymentId,
@@ -161,7 +162,7 @@ fn raw(n: usize, states: &[NodeState]) -> Laps {
     laps
 }
 
-/// `(b)` and `(b')`: first-plan commits from [`TASKS`] tasks through a `BatchingStore`.
+/// `(b)` and `(b')`: plan commits from [`TASKS`] tasks through a `BatchingStore`.
 async fn ours(n: usize, states: Arc<Vec<NodeState>>, history_only: bool) -> Laps {
     let dir = tempfile::tempdir().unwrap();
     let sled = fleet_store(dir.path(), &states).await;

@@ -89,6 +89,25 @@ impl DeploymentDetail {
 }
 
 impl EdgeSync {
+    /// A node's state in deployment `d`, given the `recorded` one: a first attempt is stored
+    /// only when the node acknowledges it, so a node holding an open plan of this server that
+    /// installs `d` is `installing` although nothing (or `pending`) is recorded.
+    pub(super) fn node_deployment_state(
+        &self,
+        d: DeploymentId,
+        node: NodeId,
+        recorded: Option<NodeDeploymentState>,
+    ) -> Option<NodeDeploymentState> {
+        match recorded {
+            None | Some(NodeDeploymentState::Pending)
+                if self.inner.open_plans.installs(node, d) =>
+            {
+                Some(NodeDeploymentState::Installing)
+            }
+            other => other,
+        }
+    }
+
     /// Creates a deployment and releases its first batch (every node for `all`). The version
     /// must be ready; a breaking version needs `allow_breaking`; every node it would reach must
     /// fit it in its memory budget.
@@ -316,16 +335,11 @@ impl EdgeSync {
                     f.function_id == deployment.function_id && f.version == deployment.version
                 })
             });
-            let recorded_state = record.map(|r| r.state);
+            let recorded_state =
+                self.node_deployment_state(deployment.id, node_id, record.map(|r| r.state));
             let state = if targeted.contains_key(&node_id) {
                 match recorded_state {
                     _ if runs => NodeDeploymentState::Active,
-                    // Handed a plan that installs it (a first attempt is not stored).
-                    None | Some(NodeDeploymentState::Pending)
-                        if self.inner.open_plans.installs(node_id, deployment.id) =>
-                    {
-                        NodeDeploymentState::Installing
-                    }
                     Some(s)
                         if !matches!(
                             s,

@@ -490,18 +490,15 @@ impl EdgeSync {
                         continue;
                     }
                     let current = self.inner.node_deployments.get(d.id, node);
-                    // A first install handed out and not acknowledged has no stored state.
-                    let installing = self.inner.open_plans.installs(node, d.id);
-                    let rolled_back = match &current {
-                        Some(c) => {
-                            matches!(
-                                c.value.state,
-                                NodeDeploymentState::Active | NodeDeploymentState::Installing
-                            ) || (c.value.state == NodeDeploymentState::Pending && installing)
-                        }
-                        None => installing,
-                    };
-                    if !rolled_back {
+                    let state = self.node_deployment_state(
+                        d.id,
+                        node,
+                        current.as_ref().map(|c| c.value.state),
+                    );
+                    if !matches!(
+                        state,
+                        Some(NodeDeploymentState::Active | NodeDeploymentState::Installing)
+                    ) {
                         continue;
                     }
                     let mut nd = current

@@ -239,9 +239,9 @@ impl EdgeSync {
             if let Action::InstallFunction(i) = &pa.action {
                 let current = self.inner.node_deployments.get(i.deployment_id, node_id);
                 // A first attempt (nothing recorded yet, or pending) is `installing` while this
-                // plan is open (see `OpenPlans::installs`): its history record says so, and
-                // the ack records the outcome. Writing the state too would make every node's
-                // first plan two random writes in two trees instead of one.
+                // plan is open (`EdgeSync::node_deployment_state`): its history record says so,
+                // and the ack records the outcome. Writing the state too would make every
+                // node's first plan two random writes in two trees instead of one.
                 let Some(current) = current.filter(|c| {
                     !matches!(
                         c.value.state,
