@@ -14,6 +14,7 @@ use poem_openapi::impl_apirequest_for_payload;
 use poem_openapi::payload::{Json, ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, Type};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// A JSON request body of type `T`, with no `null` the schema does not allow and no number or
@@ -21,43 +22,151 @@ use serde_json::Value;
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
-impl<T: Type> Payload for JsonBody<T> {
-    const CONTENT_TYPE: &'static str = Json::<T>::CONTENT_TYPE;
+/// Documents a body wrapper exactly as poem-openapi's [`Json`] of the same type.
+macro_rules! json_payload {
+    ($body:ident) => {
+        impl<T: Type> Payload for $body<T> {
+            const CONTENT_TYPE: &'static str = Json::<T>::CONTENT_TYPE;
 
-    fn check_content_type(content_type: &str) -> bool {
-        Json::<T>::check_content_type(content_type)
-    }
+            fn check_content_type(content_type: &str) -> bool {
+                Json::<T>::check_content_type(content_type)
+            }
 
-    fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
-    }
+            fn schema_ref() -> MetaSchemaRef {
+                T::schema_ref()
+            }
 
-    fn register(registry: &mut Registry) {
-        T::register(registry);
-    }
+            fn register(registry: &mut Registry) {
+                T::register(registry);
+            }
+        }
+    };
 }
+
+json_payload!(JsonBody);
 
 impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let data = Vec::<u8>::from_request(request, body).await?;
-        let invalid = |reason: String| ParseRequestPayloadError { reason };
-        let value: Value = if data.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&data).map_err(|e| invalid(e.to_string()))?
-        };
-        if let Some(reason) = mismatch(&value, &T::schema_ref(), registry_of::<T>()) {
-            return Err(invalid(reason).into());
-        }
-        T::parse_from_json(Some(value))
-            .map(Self)
-            .map_err(|e| invalid(e.into_message()).into())
+        parse_checked(&data).map(Self)
     }
 }
 
 impl_apirequest_for_payload!(JsonBody<T>, T: ParseFromJSON);
+
+/// `data` as a `T`, refused (naming the field) where it holds a `null` the schema does not allow
+/// or a number or boolean where it wants a string.
+fn parse_checked<T: ParseFromJSON>(data: &[u8]) -> poem::Result<T> {
+    let invalid = |reason: String| ParseRequestPayloadError { reason };
+    let value: Value = if data.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(data).map_err(|e| invalid(e.to_string()))?
+    };
+    if let Some(reason) = mismatch(&value, &T::schema_ref(), registry_of::<T>()) {
+        return Err(invalid(reason).into());
+    }
+    T::parse_from_json(Some(value)).map_err(|e| invalid(e.into_message()).into())
+}
+
+/// [`JsonBody`] for the small bodies nodes send many times a second (heartbeats): a body with no
+/// `null` in it, and arrays only where `T` has them, is deserialized straight into `T` by serde,
+/// without the intermediate [`Value`] tree, the schema walk and poem's conversion; any other
+/// body, and any body serde refuses, takes [`JsonBody`]'s path, whose errors it answers with.
+#[derive(Debug)]
+pub struct TypedJsonBody<T>(pub T);
+
+/// A body type [`TypedJsonBody`] may read with serde: one whose serde and OpenAPI forms agree
+/// (`deny_unknown_fields` on both sides, the same defaults, no validators, no `Value` fields),
+/// so that a body serde accepts is one the checked path accepts with the same value
+/// (`the_typed_path_agrees_with_the_checked_one`).
+pub trait TypedBody: ParseFromJSON + DeserializeOwned {
+    /// The fields, at any depth, whose values are arrays. serde also reads a struct from an
+    /// array (its fields by position), which the schema refuses; a body with an array anywhere
+    /// else takes the checked path.
+    const ARRAY_FIELDS: &'static [&'static str];
+}
+
+impl TypedBody for edgesync_wire::ReportedState {
+    const ARRAY_FIELDS: &'static [&'static str] = &["functions"];
+}
+
+json_payload!(TypedJsonBody);
+
+impl<T: TypedBody> ParsePayload for TypedJsonBody<T> {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let data = Vec::<u8>::from_request(request, body).await?;
+        parse_typed(&data).map(Self)
+    }
+}
+
+impl_apirequest_for_payload!(TypedJsonBody<T>, T: TypedBody);
+
+/// `data` as a `T`: by serde when it holds no `null` (which serde would read as an absent
+/// optional field, and the schema refuses) and arrays only under `T::ARRAY_FIELDS`, and serde
+/// takes it; otherwise [`parse_checked`].
+fn parse_typed<T: TypedBody>(data: &[u8]) -> poem::Result<T> {
+    let has_null = data.windows(4).any(|w| w == b"null");
+    if !has_null
+        && arrays_only_under(data, T::ARRAY_FIELDS)
+        && let Ok(parsed) = serde_json::from_slice(data)
+    {
+        return Ok(parsed);
+    }
+    parse_checked(data)
+}
+
+/// Whether every array in the JSON text `data` is the value of a key named in `fields` (keys
+/// compared as written, so an escaped key counts as another one). Strings are skipped; the text
+/// is not otherwise checked (serde does that).
+fn arrays_only_under(data: &[u8], fields: &[&str]) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut string_start = 0;
+    let mut last_string: &[u8] = &[];
+    let mut key: &[u8] = &[];
+    // The last byte outside strings that is not whitespace (`"` for a string's end).
+    let mut prev = 0u8;
+    for (i, &b) in data.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+                last_string = &data[string_start..i];
+                prev = b'"';
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = true;
+                string_start = i + 1;
+            }
+            b':' => {
+                if prev == b'"' {
+                    key = last_string;
+                }
+                prev = b':';
+            }
+            b'[' => {
+                if prev != b':' || !fields.iter().any(|f| f.as_bytes() == key) {
+                    return false;
+                }
+                prev = b'[';
+            }
+            b' ' | b'\n' | b'\r' | b'\t' => {}
+            _ => prev = b,
+        }
+    }
+    true
+}
 
 /// The schemas `T` refers to, built once per body type (heartbeats parse one per request).
 fn registry_of<T: Type>() -> &'static Registry {
@@ -225,5 +334,158 @@ mod tests {
             check::<QueueCommandRequest>(json!({"kind": "flush_cache", "payload": null})),
             None
         );
+    }
+
+    /// Both paths' answers for `body`, comparable (errors by message).
+    fn both(body: &[u8]) -> (Result<ReportedState, String>, Result<ReportedState, String>) {
+        (
+            parse_typed::<ReportedState>(body).map_err(|e| e.to_string()),
+            parse_checked::<ReportedState>(body).map_err(|e| e.to_string()),
+        )
+    }
+
+    use edgesync_wire::ReportedState;
+
+    #[test]
+    fn arrays_are_found_outside_strings_and_named_by_their_key() {
+        let functions = &["functions"];
+        assert!(arrays_only_under(
+            br#"{"functions": [{"a":1}], "b": "[x"}"#,
+            functions
+        ));
+        assert!(arrays_only_under(br#"{"s": "\"functions\":["}"#, functions));
+        assert!(!arrays_only_under(br#"[]"#, functions));
+        assert!(!arrays_only_under(br#"{"resources": []}"#, functions));
+        assert!(!arrays_only_under(br#"{"functions": [[1]]}"#, functions));
+        assert!(!arrays_only_under(
+            br#"{"functions": [{"x": [1]}]}"#,
+            functions
+        ));
+    }
+
+    #[test]
+    fn the_typed_path_agrees_with_the_checked_one() {
+        let id = "6f1c9a52-3c2e-4a57-9d0e-2b8f6f1f4e11";
+        let bodies = [
+            r#"{"resources":{"cpu_percent":3.5,"memory_bytes":104857600}}"#.to_owned(),
+            "{}".to_owned(),
+            " { } ".to_owned(),
+            String::new(),
+            "null".to_owned(),
+            "[]".to_owned(),
+            "7".to_owned(),
+            r#"{"resources":{"cpu_percent":1}}"#.to_owned(),
+            r#"{"resources":{"memory_bytes":1.5}}"#.to_owned(),
+            r#"{"resources":{"memory_bytes":-1}}"#.to_owned(),
+            r#"{"resources":{"memory_bytes":18446744073709551616}}"#.to_owned(),
+            r#"{"resources":{"disk_bytes":null}}"#.to_owned(),
+            r#"{"resources":{"gpu":1}}"#.to_owned(),
+            r#"{"unknown":1}"#.to_owned(),
+            r#"{"schema_version":3,"schema_version":4}"#.to_owned(),
+            r#"{"schema_version":"3"}"#.to_owned(),
+            r#"{"routes_revision":7}"#.to_owned(),
+            r#"{"routes_revision":"r\u00e9v \"1\""}"#.to_owned(),
+            r#"{"sync_revision":"nullish"}"#.to_owned(),
+            format!(r#"{{"functions":[{{"function_id":"{id}","version":2}}]}}"#),
+            format!(r#"{{"functions":[{{"function_id":"{}","version":2}}]}}"#, id.replace('-', "")),
+            format!(r#"{{"functions":[{{"function_id":"{id}","version":4294967296}}]}}"#),
+            format!(r#"{{"functions":[{{"function_id":"{id}"}}]}}"#),
+            r#"{"functions":[{"function_id":"not-a-uuid","version":1}]}"#.to_owned(),
+            r#"{"functions":[{"function_id":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16],"version":1}]}"#.to_owned(),
+            r#"{"functions":{}}"#.to_owned(),
+            r#"{"schema_version":1} trailing"#.to_owned(),
+            r#"{"resources":[]}"#.to_owned(),
+            r#"{"resources":[1.5,2,3]}"#.to_owned(),
+            format!(r#"{{"functions":[["{id}",2]]}}"#),
+            format!(r#"{{"functions":[{{"function_id":"{id}","version":2}}],"routes_revision":"[\"functions\":["}}"#),
+            r#"{"resources":{"functions":[]}}"#.to_owned(),
+            r#"{"function\u0073":[]}"#.to_owned(),
+        ];
+        for body in &bodies {
+            let (typed, checked) = both(body.as_bytes());
+            assert_eq!(typed, checked, "body {body}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Bodies built from the real fields, unknown ones, and values of every JSON type in
+        /// every place: whatever the typed path accepts, the checked path accepts the same.
+        #[test]
+        fn the_typed_path_agrees_on_generated_bodies(body in reported_state_body()) {
+            let (typed, checked) = both(body.as_bytes());
+            proptest::prop_assert_eq!(typed, checked, "body {}", body);
+        }
+    }
+
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            Just(json!("6f1c9a52-3c2e-4a57-9d0e-2b8f6f1f4e11")),
+            "[a-z]{0,6}".prop_map(Value::from),
+            Just(json!([])),
+            Just(json!([1.5, 2, 3])),
+            Just(json!([["6f1c9a52-3c2e-4a57-9d0e-2b8f6f1f4e11", 1]])),
+            Just(json!({})),
+        ]
+    }
+
+    fn reported_state_body() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let resources = proptest::collection::vec(
+            (
+                prop_oneof![
+                    Just("cpu_percent"),
+                    Just("memory_bytes"),
+                    Just("disk_bytes"),
+                    Just("other")
+                ],
+                any_json(),
+            ),
+            0..4,
+        )
+        .prop_map(|fields| {
+            let mut o = serde_json::Map::new();
+            for (k, v) in fields {
+                o.insert(k.to_owned(), v);
+            }
+            Value::Object(o)
+        });
+        let function = (
+            prop_oneof![
+                Just(json!("6f1c9a52-3c2e-4a57-9d0e-2b8f6f1f4e11")),
+                any_json()
+            ],
+            prop_oneof![(0u64..10).prop_map(Value::from), any_json()],
+            any::<bool>(),
+        )
+            .prop_map(|(id, version, extra)| {
+                let mut f = json!({"function_id": id, "version": version});
+                if extra {
+                    f["x"] = json!(1);
+                }
+                f
+            });
+        let field = prop_oneof![
+            resources.prop_map(|r| ("resources", r)),
+            any_json().prop_map(|v| ("resources", v)),
+            proptest::collection::vec(function, 0..3).prop_map(|f| ("functions", Value::from(f))),
+            any_json().prop_map(|v| ("functions", v)),
+            any_json().prop_map(|v| ("schema_version", v)),
+            any_json().prop_map(|v| ("routes_revision", v)),
+            any_json().prop_map(|v| ("sync_revision", v)),
+            any_json().prop_map(|v| ("unknown", v)),
+        ];
+        proptest::collection::vec(field, 0..5).prop_map(|fields| {
+            let mut o = serde_json::Map::new();
+            for (k, v) in fields {
+                o.insert(k.to_owned(), v);
+            }
+            Value::Object(o).to_string()
+        })
     }
 }

@@ -14,7 +14,7 @@ use super::ApiTags;
 use super::auth::{ApiKeyAuth, NodeAuth};
 use super::convert;
 use super::error::ApiResult;
-use super::json::JsonBody;
+use super::json::{JsonBody, TypedJsonBody};
 
 /// Node endpoints.
 pub struct NodesApi {
@@ -78,7 +78,7 @@ impl NodesApi {
         &self,
         auth: NodeAuth,
         id: Path<Uuid>,
-        body: JsonBody<w::ReportedState>,
+        body: TypedJsonBody<w::ReportedState>,
     ) -> ApiResult<Json<w::HeartbeatResponse>> {
         let node = NodeId::from_uuid(id.0);
         auth.require(&self.edgesync, node)?;
