@@ -4,6 +4,10 @@
 //! so bodies the OpenAPI document forbids (`{"name": false}`, `{"grace_s": null}`) would be
 //! accepted and acted on. [`JsonBody`] is documented exactly as [`Json`] and parsed by it, after
 //! refusing those two things with 400 `invalid_request`, naming the field.
+//!
+//! [`TypedJsonBody`] (heartbeats) accepts and refuses exactly what [`JsonBody`] does, but reads
+//! a body that cannot differ (no `null`, arrays only where the type has them) with serde
+//! straight into its type.
 
 use std::collections::HashMap;
 use std::sync::{OnceLock, PoisonError, RwLock};
