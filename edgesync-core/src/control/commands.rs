@@ -52,19 +52,18 @@ pub(super) struct OpenCommands {
 impl OpenCommands {
     pub(super) async fn load(store: &dyn Store) -> Result<Self> {
         let this = Self::default();
-        for s in store
-            .list_all(Collection::Commands { node_id: None })
-            .await?
-        {
-            if let Record::Command(c) = s.record
-                && !c.status.is_terminal()
-            {
-                this.put(Versioned {
-                    revision: s.revision,
-                    value: c,
-                });
-            }
-        }
+        store
+            .for_each_record(Collection::Commands { node_id: None }, |s| {
+                if let Record::Command(c) = s.record
+                    && !c.status.is_terminal()
+                {
+                    this.put(Versioned {
+                        revision: s.revision,
+                        value: c,
+                    });
+                }
+            })
+            .await?;
         Ok(this)
     }
 

@@ -42,45 +42,52 @@ impl Fleet {
     /// sightings that change nothing else are written as presence buckets.
     pub(super) async fn load(store: &dyn Store, buckets: bool) -> Result<Self> {
         let mut states: HashMap<NodeId, NodeState> = HashMap::new();
-        for s in store.list_all(Collection::NodeStates).await? {
-            if let Record::NodeState(state) = s.record {
-                states.insert(state.node_id, state);
-            }
-        }
-        let mut nodes = HashMap::new();
-        for s in store.list_all(Collection::Nodes).await? {
-            if let Record::Node(node) = s.record {
-                let state = states
-                    .remove(&node.id)
-                    .unwrap_or_else(|| NodeState::new(node.id));
-                nodes.insert(
-                    node.id,
-                    Box::new(NodeEntry {
-                        node: Versioned {
-                            revision: s.revision,
-                            value: node,
-                        },
-                        state,
-                        change: 0,
-                        dirty: false,
-                    }),
-                );
-            }
-        }
-        // The later of a node's state and its presence entry is its last sighting.
-        for s in store.list_all(Collection::Presence).await? {
-            let Record::Presence(bucket) = s.record else {
-                continue;
-            };
-            for seen in bucket.entries {
-                if let Some(entry) = nodes.get_mut(&seen.node_id)
-                    && entry.state.last_seen_at < Some(seen.last_seen_at)
-                {
-                    entry.state.last_seen_at = Some(seen.last_seen_at);
-                    entry.state.reported.resources = seen.resources;
+        store
+            .for_each_record(Collection::NodeStates, |s| {
+                if let Record::NodeState(state) = s.record {
+                    states.insert(state.node_id, state);
                 }
-            }
-        }
+            })
+            .await?;
+        let mut nodes = HashMap::with_capacity(states.len());
+        store
+            .for_each_record(Collection::Nodes, |s| {
+                if let Record::Node(node) = s.record {
+                    let state = states
+                        .remove(&node.id)
+                        .unwrap_or_else(|| NodeState::new(node.id));
+                    nodes.insert(
+                        node.id,
+                        Box::new(NodeEntry {
+                            node: Versioned {
+                                revision: s.revision,
+                                value: node,
+                            },
+                            state,
+                            change: 0,
+                            dirty: false,
+                        }),
+                    );
+                }
+            })
+            .await?;
+        drop(states);
+        // The later of a node's state and its presence entry is its last sighting.
+        store
+            .for_each_record(Collection::Presence, |s| {
+                let Record::Presence(bucket) = s.record else {
+                    return;
+                };
+                for seen in bucket.entries {
+                    if let Some(entry) = nodes.get_mut(&seen.node_id)
+                        && entry.state.last_seen_at < Some(seen.last_seen_at)
+                    {
+                        entry.state.last_seen_at = Some(seen.last_seen_at);
+                        entry.state.reported.resources = seen.resources;
+                    }
+                }
+            })
+            .await?;
         Ok(Self {
             nodes: RwLock::new(nodes),
             presence: buckets.then(PresenceChanges::default),

@@ -125,46 +125,47 @@ impl EdgeSync {
             ));
         }
         let since = self.now().minus(query.window);
-        let records = self
-            .inner
-            .store
-            .list_all(Collection::SyncRecords {
-                node_id: query.node_id,
-            })
-            .await?;
         let mut stats = SyncStats {
             since: Some(since),
             ..SyncStats::default()
         };
         let mut durations = Vec::new();
-        for s in records {
-            let Record::SyncRecord(r) = s.record else {
-                continue;
-            };
-            if r.status == SyncStatus::Pending && r.planned_at >= since {
-                stats.pending += 1;
-            }
-            let Some(acked) = r.acked_at else { continue };
-            if acked < since {
-                continue;
-            }
-            stats.total += 1;
-            match r.status {
-                SyncStatus::Succeeded => stats.succeeded += 1,
-                SyncStatus::Partial => stats.partial += 1,
-                SyncStatus::Failed => stats.failed += 1,
-                _ => {}
-            }
-            for res in r.results.iter().filter(|res| !res.succeeded) {
-                *stats
-                    .failures_by_code
-                    .entry(res.error_code.clone().unwrap_or_else(|| "unknown".into()))
-                    .or_default() += 1;
-            }
-            if let Some(d) = r.duration() {
-                durations.push(d.as_secs_f64() * 1000.0);
-            }
-        }
+        self.inner
+            .store
+            .for_each_record(
+                Collection::SyncRecords {
+                    node_id: query.node_id,
+                },
+                |s| {
+                    let Record::SyncRecord(r) = s.record else {
+                        return;
+                    };
+                    if r.status == SyncStatus::Pending && r.planned_at >= since {
+                        stats.pending += 1;
+                    }
+                    let Some(acked) = r.acked_at else { return };
+                    if acked < since {
+                        return;
+                    }
+                    stats.total += 1;
+                    match r.status {
+                        SyncStatus::Succeeded => stats.succeeded += 1,
+                        SyncStatus::Partial => stats.partial += 1,
+                        SyncStatus::Failed => stats.failed += 1,
+                        _ => {}
+                    }
+                    for res in r.results.iter().filter(|res| !res.succeeded) {
+                        *stats
+                            .failures_by_code
+                            .entry(res.error_code.clone().unwrap_or_else(|| "unknown".into()))
+                            .or_default() += 1;
+                    }
+                    if let Some(d) = r.duration() {
+                        durations.push(d.as_secs_f64() * 1000.0);
+                    }
+                },
+            )
+            .await?;
         stats.success_rate = if stats.total == 0 {
             1.0
         } else {

@@ -26,21 +26,21 @@ pub(super) struct NodeDeployments {
 impl NodeDeployments {
     pub(super) async fn load(store: &dyn Store) -> Result<Self> {
         let this = Self::default();
-        let mut loaded = Vec::new();
-        for s in store
-            .list_all(Collection::NodeDeployments {
-                deployment_id: None,
-            })
-            .await?
-        {
-            if let Record::NodeDeployment(nd) = s.record {
-                loaded.push(Versioned {
-                    revision: s.revision,
-                    value: nd,
-                });
-            }
-        }
-        this.put_all(loaded);
+        store
+            .for_each_record(
+                Collection::NodeDeployments {
+                    deployment_id: None,
+                },
+                |s| {
+                    if let Record::NodeDeployment(nd) = s.record {
+                        this.put_all([Versioned {
+                            revision: s.revision,
+                            value: nd,
+                        }]);
+                    }
+                },
+            )
+            .await?;
         Ok(this)
     }
 

@@ -138,34 +138,32 @@ impl EdgeSync {
     }
 
     async fn stored_states(&self) -> Result<HashMap<NodeId, NodeState>> {
-        Ok(self
-            .inner
+        let mut states = HashMap::new();
+        self.inner
             .store
-            .list_all(Collection::NodeStates)
-            .await?
-            .into_iter()
-            .filter_map(|s| match s.record {
-                Record::NodeState(st) => Some((st.node_id, st)),
-                _ => None,
+            .for_each_record(Collection::NodeStates, |s| {
+                if let Record::NodeState(st) = s.record {
+                    states.insert(st.node_id, st);
+                }
             })
-            .collect())
+            .await?;
+        Ok(states)
     }
 
     /// Reloads every cache another replica's change can affect, then recomputes targets.
     async fn reload_caches(&self) -> Result<()> {
         let store = self.inner.store.as_ref();
-        let nodes: Vec<Versioned<crate::model::Node>> = store
-            .list_all(Collection::Nodes)
-            .await?
-            .into_iter()
-            .filter_map(|s| match s.record {
-                Record::Node(n) => Some(Versioned {
-                    revision: s.revision,
-                    value: n,
-                }),
-                _ => None,
+        let mut nodes: Vec<Versioned<crate::model::Node>> = Vec::new();
+        store
+            .for_each_record(Collection::Nodes, |s| {
+                if let Record::Node(n) = s.record {
+                    nodes.push(Versioned {
+                        revision: s.revision,
+                        value: n,
+                    });
+                }
             })
-            .collect();
+            .await?;
         let states = self.stored_states().await?;
         self.inner.fleet.refresh_nodes(nodes, &states);
         self.inner.keys.replace_with(KeyCache::load(store).await?);

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{Collection, ListQuery, Order, Record, RecordKey, Store, Stored};
+use super::{Collection, ListQuery, Record, RecordKey, Store, Stored};
 use crate::error::{Error, Result};
 use crate::model::*;
 
@@ -123,23 +123,29 @@ pub trait StoreExt: Store {
         )
     }
 
+    /// Hands every record of a collection to `visit`, page by page in ascending key order,
+    /// with one page in memory at a time: what loads the fleet at start-up, where reading a
+    /// 100,000-node collection into one `Vec` first would add that `Vec` to the peak.
+    async fn for_each_record<F>(&self, collection: Collection, mut visit: F) -> Result<()>
+    where
+        F: FnMut(Stored) + Send,
+    {
+        let mut query = ListQuery::all(collection);
+        loop {
+            let page = self.list(&query).await?;
+            page.items.into_iter().for_each(&mut visit);
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// Reads every record of a collection, page by page, in ascending key order.
     async fn list_all(&self, collection: Collection) -> Result<Vec<Stored>> {
         let mut out = Vec::new();
-        let mut query = ListQuery {
-            collection,
-            after: None,
-            limit: super::MAX_PAGE,
-            order: Order::Ascending,
-        };
-        loop {
-            let page = self.list(&query).await?;
-            out.extend(page.items);
-            match page.next {
-                Some(next) => query.after = Some(next),
-                None => return Ok(out),
-            }
-        }
+        self.for_each_record(collection, |s| out.push(s)).await?;
+        Ok(out)
     }
 }
 
