@@ -104,7 +104,9 @@ impl EdgeSyncBuilder {
                 replication: Default::default(),
             }),
         };
-        edgesync.retarget(super::Affected::All);
+        // Every node's target as it was before the restart: nothing changed for the nodes,
+        // so nothing is announced (a restart must not send the fleet 100,000 notifications).
+        edgesync.retarget_announcing(super::Affected::All, super::targets::Announce::Nothing);
         Ok(edgesync)
     }
 }

@@ -138,6 +138,12 @@ impl Fleet {
         self.read().values().map(|e| NodeEntry::clone(e)).collect()
     }
 
+    /// `f` over the whole table under one read lock: for computations over many nodes that
+    /// would otherwise copy them out first (the targets of the fleet).
+    pub(super) fn with_table<R>(&self, f: impl FnOnce(&HashMap<NodeId, Box<NodeEntry>>) -> R) -> R {
+        f(&self.read())
+    }
+
     /// Copies of the node records that satisfy `pred` (without their presence), taken under
     /// one read lock.
     pub(super) fn nodes_where(&self, pred: impl Fn(&Node) -> bool) -> Vec<Node> {

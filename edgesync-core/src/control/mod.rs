@@ -247,26 +247,41 @@ impl EdgeSync {
     /// changed; wakes long polls and notifies the nodes whose revision moved (`sync`), and the
     /// nodes whose target gained an install (`deploy`, with a signed artifact URL).
     fn retarget(&self, affected: Affected<'_>) -> usize {
-        let nodes: Vec<crate::model::Node> = match affected {
-            Affected::All => self.inner.fleet.nodes_where(|_| true),
-            Affected::Nodes(ids) => ids
-                .iter()
-                .filter_map(|id| self.inner.fleet.get(*id).map(|e| e.node.value))
-                .collect(),
-            Affected::SelectedBy(d) => self
-                .inner
-                .fleet
-                .nodes_where(|n| crate::desired::selects(d, n)),
-            Affected::Running(functions) => {
-                let ids = self.inner.targets.nodes_with_functions(functions);
-                self.inner.fleet.nodes_where(|n| ids.contains(&n.id))
-            }
-        };
+        self.retarget_announcing(affected, targets::Announce::Changes)
+    }
+
+    /// [`Self::retarget`], telling the nodes only when `announce` says so. The targets are
+    /// computed over the fleet table in place, under its read lock: copying 100,000 node
+    /// records out first would briefly double their memory.
+    fn retarget_announcing(&self, affected: Affected<'_>, announce: targets::Announce) -> usize {
+        use targets::Targets;
         let catalog = self.inner.catalog.catalog();
+        let running = match affected {
+            Affected::Running(functions) => self.inner.targets.nodes_with_functions(functions),
+            _ => Default::default(),
+        };
+        let computed = self.inner.fleet.with_table(|fleet| {
+            let nodes = fleet.values().map(|e| &e.node.value);
+            match affected {
+                Affected::All => Targets::compute(nodes, &catalog),
+                Affected::Nodes(ids) => Targets::compute(
+                    ids.iter()
+                        .filter_map(|id| fleet.get(id))
+                        .map(|e| &e.node.value),
+                    &catalog,
+                ),
+                Affected::SelectedBy(d) => {
+                    Targets::compute(nodes.filter(|n| crate::desired::selects(d, n)), &catalog)
+                }
+                Affected::Running(_) => {
+                    Targets::compute(nodes.filter(|n| running.contains(&n.id)), &catalog)
+                }
+            }
+        });
         let (changed, gained) =
             self.inner
                 .targets
-                .recompute(nodes.iter(), &catalog, self.inner.notifier.as_ref());
+                .apply(computed, self.inner.notifier.as_ref(), announce);
         if !gained.is_empty()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {

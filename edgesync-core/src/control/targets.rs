@@ -7,7 +7,7 @@
 //! the few that hold a poll. A change wakes every poll of its shard, and each checks its own
 //! node's revision before waiting again.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -20,6 +20,18 @@ use crate::notify::{Notification, Notifier};
 
 /// The revision draining nodes report: their target is frozen to what they run.
 pub(super) const DRAINING_REVISION: &str = "draining";
+
+/// A node's freshly computed target, and whether the node is draining.
+pub(super) type Computed = (NodeId, Arc<NodeTarget>, bool);
+
+/// Whether [`Targets::apply`] tells anyone about what changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Announce {
+    /// Publish the nodes whose revision moved and collect the installs they gained.
+    Changes,
+    /// Install the targets only.
+    Nothing,
+}
 
 /// Notifiers long polls wait on.
 const WAKE_SHARDS: usize = 1024;
@@ -135,25 +147,37 @@ impl Targets {
         let _ = tokio::time::timeout(timeout, wait).await;
     }
 
-    /// Recomputes the targets of `nodes`; returns the ids whose revision changed, and the
-    /// installs each node's target gained (for `deploy` notifications).
-    pub(super) fn recompute<'a>(
-        &self,
+    /// The targets of `nodes`, computed without taking any lock of this table: callers run it
+    /// under the fleet's read lock, over the nodes in place, rather than copy them out first.
+    pub(super) fn compute<'a>(
         nodes: impl IntoIterator<Item = &'a Node>,
         catalog: &Catalog,
+    ) -> Vec<Computed> {
+        let mut draining = HashSet::new();
+        let nodes = nodes.into_iter().inspect(|n| {
+            if n.lifecycle == NodeLifecycle::Draining {
+                draining.insert(n.id);
+            }
+        });
+        let targets = crate::desired::targets_for(nodes, catalog);
+        targets
+            .into_iter()
+            .map(|(id, t)| (id, t, draining.contains(&id)))
+            .collect()
+    }
+
+    /// Installs computed targets; returns the ids whose revision changed, and the installs
+    /// each node's target gained. With [`Announce::Changes`] the changed nodes are published
+    /// (`sync`) and the gains returned for `deploy` notifications; with [`Announce::Nothing`]
+    /// (the first computation at start-up, when nothing changed for the nodes themselves) no
+    /// gains are collected and nothing is published.
+    pub(super) fn apply(
+        &self,
+        computed: Vec<Computed>,
         notifier: &dyn Notifier,
+        announce: Announce,
     ) -> (Vec<NodeId>, Vec<(NodeId, InstallFunction)>) {
-        let nodes: Vec<&Node> = nodes.into_iter().collect();
-        let draining: std::collections::HashSet<NodeId> = nodes
-            .iter()
-            .filter(|n| n.lifecycle == NodeLifecycle::Draining)
-            .map(|n| n.id)
-            .collect();
-        let computed: Vec<(NodeId, Arc<NodeTarget>, bool)> =
-            crate::desired::targets_for(nodes, catalog)
-                .into_iter()
-                .map(|(id, t)| (id, t, draining.contains(&id)))
-                .collect();
+        let announcing = announce == Announce::Changes;
         let mut changed = Vec::new();
         let mut gained = Vec::new();
         let mut map = self.nodes.write().unwrap_or_else(PoisonError::into_inner);
@@ -164,8 +188,8 @@ impl Targets {
             } else {
                 &target.revision
             };
-            let before = map.get(&id).map(|e| (e.target.clone(), e.draining));
-            if !draining {
+            if announcing && !draining {
+                let before = map.get(&id).map(|e| (&e.target, e.draining));
                 for install in target.functions.values() {
                     let had = before.as_ref().is_some_and(|(t, was_draining)| {
                         !was_draining
@@ -198,7 +222,7 @@ impl Targets {
         for shard in shards {
             self.wake[shard].notify_waiters();
         }
-        for id in &changed {
+        for id in changed.iter().filter(|_| announcing) {
             if let Some(rev) = self.revision(*id) {
                 notifier.publish(Notification {
                     topic: format!("edgesync/nodes/{id}/sync"),
@@ -254,6 +278,20 @@ mod tests {
     use crate::notify::InProcessNotifier;
     use crate::testkit::fixtures;
 
+    /// Computes and installs the targets of `nodes`, announcing the changes.
+    fn recompute<'a>(
+        targets: &Targets,
+        nodes: impl IntoIterator<Item = &'a Node>,
+        catalog: &Catalog,
+        notifier: &dyn Notifier,
+    ) -> (Vec<NodeId>, Vec<(NodeId, InstallFunction)>) {
+        targets.apply(
+            Targets::compute(nodes, catalog),
+            notifier,
+            Announce::Changes,
+        )
+    }
+
     /// Two nodes whose ids pick the same wake-up shard.
     fn neighbours() -> (Node, Node) {
         let mut a = fixtures::node("a");
@@ -272,7 +310,7 @@ mod tests {
         let notifier = InProcessNotifier::new(16);
         let catalog = Catalog::default();
         let (mut a, b) = neighbours();
-        targets.recompute([&a, &b], &catalog, &notifier);
+        recompute(&targets, [&a, &b], &catalog, &notifier);
         let known = targets.revision(a.id).unwrap();
         assert_eq!(targets.revision(b.id).unwrap(), known);
 
@@ -282,7 +320,7 @@ mod tests {
         let change = async {
             tokio::time::sleep(Duration::from_millis(50)).await;
             a.lifecycle = NodeLifecycle::Draining;
-            let (changed, _) = targets.recompute([&a], &catalog, &notifier);
+            let (changed, _) = recompute(&targets, [&a], &catalog, &notifier);
             assert_eq!(changed, vec![a.id]);
         };
         let woke_a = async {
@@ -305,8 +343,8 @@ mod tests {
         let targets = Targets::default();
         let notifier = InProcessNotifier::new(4);
         let (a, b) = neighbours();
-        targets.recompute([&a], &Catalog::default(), &notifier);
-        targets.recompute([&b], &Catalog::default(), &notifier);
+        recompute(&targets, [&a], &Catalog::default(), &notifier);
+        recompute(&targets, [&b], &Catalog::default(), &notifier);
         let (ta, _) = targets.get(a.id).unwrap();
         let (tb, _) = targets.get(b.id).unwrap();
         assert!(Arc::ptr_eq(&ta, &tb));
@@ -320,7 +358,12 @@ mod tests {
             .wait_for_change(NodeId::random(), "r", Duration::from_secs(5))
             .await;
         let (a, _) = neighbours();
-        targets.recompute([&a], &Catalog::default(), &InProcessNotifier::new(4));
+        recompute(
+            &targets,
+            [&a],
+            &Catalog::default(),
+            &InProcessNotifier::new(4),
+        );
         targets
             .wait_for_change(a.id, "not-the-revision", Duration::from_secs(5))
             .await;
