@@ -214,7 +214,9 @@ async fn main() -> anyhow::Result<()> {
     } else {
         phases::restart(&ctx, &mut server).await?
     };
-    let rss_restarted = restart.as_ref().and_then(|_| server.rss_bytes());
+    let rss_restarted = restart
+        .as_ref()
+        .and_then(|_| Some((server.rss_bytes()?, server.peak_rss_bytes()?)));
     let hello_last = phases::hello(&ctx, workers, duration).await?.rate();
     let baseline = hello_first.max(hello_last);
 
@@ -304,12 +306,13 @@ async fn main() -> anyhow::Result<()> {
             after.saturating_sub(mid) as f64 / second_half,
             args.nodes - half,
         );
-        if let Some(restarted) = rss_restarted {
+        if let Some((restarted, peak)) = rss_restarted {
             println!(
-                "{:<34} {:.0} bytes per node (RSS {:.1} MiB; an empty server measured {:.1} MiB)",
+                "{:<34} {:.0} bytes per node (RSS {:.1} MiB, {:.1} MiB at most while loading; an empty server measured {:.1} MiB)",
                 "  … after the cold restart",
                 restarted.saturating_sub(before) as f64 / args.nodes.max(1) as f64,
                 restarted as f64 / 1048576.0,
+                peak as f64 / 1048576.0,
                 before as f64 / 1048576.0,
             );
         }

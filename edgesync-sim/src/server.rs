@@ -128,9 +128,19 @@ impl Server {
 
     /// Resident memory of the spawned server, in bytes (None for an external server).
     pub(crate) fn rss_bytes(&self) -> Option<u64> {
+        self.status_bytes("VmRSS:")
+    }
+
+    /// The most memory the spawned server (this process of it) has held resident, in bytes.
+    pub(crate) fn peak_rss_bytes(&self) -> Option<u64> {
+        self.status_bytes("VmHWM:")
+    }
+
+    /// A `kB` field of the spawned server's `/proc/PID/status`, in bytes.
+    fn status_bytes(&self, field: &str) -> Option<u64> {
         let s = self.spawned.as_ref()?;
         let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let line = status.lines().find(|l| l.starts_with(field))?;
         let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kb * 1024)
     }
