@@ -22,6 +22,31 @@ use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, String)>;
 
+/// How a sync poll was answered (the `answer` label of `sync_plans_served`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncAnswer {
+    /// A plan with actions.
+    Plan,
+    /// A plan with nothing to do.
+    Empty,
+    /// `304 Not Modified`: the node's revision is current.
+    NotModified,
+}
+
+impl SyncAnswer {
+    /// Every answer, in declaration order: `answer as usize` indexes it.
+    const ALL: [SyncAnswer; 3] = [Self::Plan, Self::Empty, Self::NotModified];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plan => "plan",
+            Self::Empty => "empty",
+            Self::NotModified => "not_modified",
+        }
+    }
+}
+
 /// Every metric the server records.
 pub struct Metrics {
     registry: Registry,
@@ -30,7 +55,9 @@ pub struct Metrics {
     store_duration: Family<Labels, Histogram>,
     artifact_bytes: Family<Labels, Counter>,
     auth_failures: Family<Labels, Counter>,
-    sync_plans: Family<Labels, Counter>,
+    /// `sync_plans_served` by answer, looked up once: a poll answered 304 increments a counter
+    /// and allocates nothing.
+    sync_plans: [Counter; SyncAnswer::ALL.len()],
     sync_acks: Family<Labels, Counter>,
     rate_limited: Counter,
     /// Reads (connections open, idle) of the SQL store's pool, when there is one.
@@ -99,6 +126,11 @@ impl Metrics {
             "Sync polls by answer: plan, empty or not_modified",
             sync_plans.clone(),
         );
+        let sync_plans = SyncAnswer::ALL.map(|answer| {
+            sync_plans
+                .get_or_create(&vec![("answer", answer.as_str().to_owned())])
+                .clone()
+        });
         registry.register(
             "sync_acks",
             "Acknowledged plans by status",
@@ -155,11 +187,9 @@ impl Metrics {
             .inc();
     }
 
-    /// Records a sync poll's answer (`plan`, `empty`, `not_modified`).
-    pub fn sync_plan(&self, answer: &str) {
-        self.sync_plans
-            .get_or_create(&vec![("answer", answer.to_owned())])
-            .inc();
+    /// Records a sync poll's answer.
+    pub fn sync_plan(&self, answer: SyncAnswer) {
+        self.sync_plans[answer as usize].inc();
     }
 
     /// Records an ack's status.
@@ -436,5 +466,19 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((counting.commits(), counting.unsynced_commits()), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn each_sync_answer_counts_under_its_own_label() {
+        let metrics = Metrics::new();
+        metrics.sync_plan(SyncAnswer::NotModified);
+        metrics.sync_plan(SyncAnswer::NotModified);
+        metrics.sync_plan(SyncAnswer::Plan);
+        let edgesync = crate::wiring::in_memory().await.unwrap();
+        let text = metrics.render(&edgesync);
+        for (answer, count) in [("not_modified", 2), ("plan", 1), ("empty", 0)] {
+            let line = format!("edgesync_sync_plans_served_total{{answer=\"{answer}\"}} {count}");
+            assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+        }
     }
 }

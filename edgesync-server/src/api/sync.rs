@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use poem::web::Data;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, SyncAnswer};
 use std::time::Duration;
 
 use edgesync_core::control::{MAX_WAIT, SyncStatsQuery};
@@ -106,15 +106,15 @@ impl SyncApi {
                     .await?;
             }
             if names_revision(&known, &current) {
-                metrics.sync_plan("not_modified");
+                metrics.sync_plan(SyncAnswer::NotModified);
                 return Ok(PlanResponse::NotModified(etag(&current)));
             }
         }
         let plan = self.edgesync.sync_plan(node).await?;
         metrics.sync_plan(if plan.actions.is_empty() {
-            "empty"
+            SyncAnswer::Empty
         } else {
-            "plan"
+            SyncAnswer::Plan
         });
         Ok(PlanResponse::Plan(
             Json(convert::sync_plan(&plan)?),
