@@ -12,8 +12,8 @@ use edgesync_core::model::*;
 use edgesync_core::selector::Labels;
 use edgesync_core::store::memory::MemoryStore;
 use edgesync_core::store::{Collection, Store, StoreExt};
-use edgesync_core::testkit::MemArtifacts;
 use edgesync_core::testkit::counting::CountingStore;
+use edgesync_core::testkit::{MemArtifacts, fixtures};
 use edgesync_core::{Clock, EdgeSync, ManualClock};
 
 const NODES: usize = 60;
@@ -37,15 +37,7 @@ async fn register(es: &EdgeSync, n: usize) -> Vec<NodeId> {
     let mut ids = Vec::new();
     for i in 0..n {
         let registered = es
-            .register_node(NodeRegistration {
-                name: format!("node-{i}"),
-                pop: "fra".into(),
-                region: String::new(),
-                labels: Labels::new(),
-                agent_version: "1.0.0".into(),
-                capabilities: Vec::new(),
-                memory_budget_bytes: None,
-            })
+            .register_node(fixtures::registration(&format!("node-{i}"), Labels::new()))
             .await
             .unwrap();
         ids.push(registered.node.id);

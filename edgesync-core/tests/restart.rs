@@ -8,12 +8,11 @@ use std::sync::Arc;
 
 use edgesync_core::EdgeSync;
 use edgesync_core::control::Config;
-use edgesync_core::model::*;
 use edgesync_core::notify::InProcessNotifier;
 use edgesync_core::selector::Labels;
 use edgesync_core::store::Store;
 use edgesync_core::store::memory::MemoryStore;
-use edgesync_core::testkit::MemArtifacts;
+use edgesync_core::testkit::{MemArtifacts, fixtures};
 
 async fn start(store: Arc<dyn Store>, notifier: Arc<InProcessNotifier>) -> EdgeSync {
     EdgeSync::builder()
@@ -35,16 +34,9 @@ async fn a_restart_keeps_every_revision_and_publishes_nothing() {
     let first = start(store.clone(), Arc::new(InProcessNotifier::new(64))).await;
     let mut revisions = Vec::new();
     for (i, tier) in ["edge", "core", "edge"].into_iter().enumerate() {
+        let labels = Labels::from([("tier".to_owned(), tier.to_owned())]);
         let node = first
-            .register_node(NodeRegistration {
-                name: format!("node-{i}"),
-                pop: "fra".into(),
-                region: String::new(),
-                labels: Labels::from([("tier".to_owned(), tier.to_owned())]),
-                agent_version: "1.0.0".into(),
-                capabilities: Vec::new(),
-                memory_budget_bytes: None,
-            })
+            .register_node(fixtures::registration(&format!("node-{i}"), labels))
             .await
             .unwrap()
             .node;

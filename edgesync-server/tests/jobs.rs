@@ -14,7 +14,7 @@ use edgesync_core::store::memory::MemoryStore;
 use edgesync_core::store::{
     Collection, ListQuery, Page, Record, RecordKey, Store, StoreExt, Stored, UniqueIndex, Write,
 };
-use edgesync_core::testkit::MemArtifacts;
+use edgesync_core::testkit::{MemArtifacts, fixtures};
 use edgesync_core::{EdgeSync, Result};
 use edgesync_server::jobs;
 use tokio_util::sync::CancellationToken;
@@ -100,15 +100,7 @@ async fn a_heartbeat_is_durable_within_a_second_while_retention_runs() {
         .await
         .unwrap();
     let node = edgesync
-        .register_node(NodeRegistration {
-            name: "node-1".into(),
-            pop: "fra".into(),
-            region: String::new(),
-            labels: Labels::new(),
-            agent_version: "1.0.0".into(),
-            capabilities: Vec::new(),
-            memory_budget_bytes: None,
-        })
+        .register_node(fixtures::registration("node-1", Labels::new()))
         .await
         .unwrap()
         .node;

@@ -31,6 +31,19 @@ pub fn node(name: &str) -> Node {
     }
 }
 
+/// What an agent sends to register node `name` in POP `fra` with `labels`.
+pub fn registration(name: &str, labels: crate::selector::Labels) -> NodeRegistration {
+    NodeRegistration {
+        name: name.to_owned(),
+        pop: "fra".into(),
+        region: String::new(),
+        labels,
+        agent_version: "1.0.0".into(),
+        capabilities: Vec::new(),
+        memory_budget_bytes: None,
+    }
+}
+
 /// The `i`-th node state of a benchmark fleet as a heartbeating agent reports it: `functions`
 /// at varying versions, both revisions, usage, last seen at `seen_ms` (Unix milliseconds).
 pub fn heartbeat_state(i: usize, functions: &[FunctionId], seen_ms: i64) -> NodeState {
