@@ -89,11 +89,12 @@ pub fn app_with_metrics(
         .nest("/docs", docs)
         .at(
             "/bench/hello",
-            make_sync(move |_| {
+            // Without --bench-routes, the same problem body as any unknown path.
+            poem::endpoint::make(move |_| async move {
                 if limits.bench_routes {
-                    "hello".into_response()
+                    Ok::<_, poem::Error>("hello".into_response())
                 } else {
-                    poem::http::StatusCode::NOT_FOUND.into_response()
+                    Err(poem::error::NotFoundError.into())
                 }
             }),
         )

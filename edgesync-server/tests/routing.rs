@@ -38,11 +38,7 @@ async fn pages_outside_the_api_answer_from_their_own_routes() {
         .deserialize();
     assert!(spec["paths"]["/api/v1/nodes/{id}/sync"].is_object());
     // Without --bench-routes the bench route does not exist.
-    h.client
-        .get("/bench/hello")
-        .send()
-        .await
-        .assert_status(poem::http::StatusCode::NOT_FOUND);
+    assert_problem(h.client.get("/bench/hello").send().await, 404, "not_found").await;
 }
 
 #[tokio::test]
