@@ -26,6 +26,13 @@ use crate::paired::{Paired, paired};
 use crate::server::Server;
 use crate::stats::Stats;
 
+/// mimalloc rather than the system allocator: the simulator shares the machine's cores with the
+/// server it measures, and with glibc's allocator its two runtime threads waited on each other's
+/// arena locks (futex calls took a sixth of its time while it sent 304 polls;
+/// docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Simulates a fleet of edge nodes against an EdgeSync server.
 #[derive(Debug, Parser)]
 #[command(name = "edgesync-sim", version, about)]
