@@ -108,7 +108,7 @@ impl Metrics {
         );
         registry.register(
             "store_operation_duration_seconds",
-            "Store call latency by operation and outcome",
+            "Store call latency by operation, outcome and origin (request or background)",
             store_duration.clone(),
         );
         registry.register(
@@ -199,11 +199,20 @@ impl Metrics {
             .inc();
     }
 
+    /// Records a store call; `origin` is `request` when an HTTP request's own task made it and
+    /// `background` otherwise (jobs, write-behind flushes), so a request path that should not
+    /// touch the store can be seen not to.
     fn store_call(&self, op: &'static str, ok: bool, elapsed: Duration) {
+        let origin = if crate::request_id::in_request() {
+            "request"
+        } else {
+            "background"
+        };
         self.store_duration
             .get_or_create(&vec![
                 ("operation", op.to_owned()),
                 ("outcome", if ok { "ok" } else { "error" }.to_owned()),
+                ("origin", origin.to_owned()),
             ])
             .observe(elapsed.as_secs_f64());
     }
@@ -478,6 +487,27 @@ mod tests {
         let text = metrics.render(&edgesync);
         for (answer, count) in [("not_modified", 2), ("plan", 1), ("empty", 0)] {
             let line = format!("edgesync_sync_plans_served_total{{answer=\"{answer}\"}} {count}");
+            assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn store_calls_count_under_the_origin_that_made_them() {
+        let metrics = Arc::new(Metrics::new());
+        let metered = MeteredStore::new(Arc::new(MemoryStore::new()), metrics.clone());
+        let key = Record::NodeState(NodeState::new(NodeId::random())).key();
+        metered.get(&key).await.unwrap();
+        crate::request_id::scope("r-1".to_owned(), async {
+            metered.get(&key).await.unwrap();
+            metered.get(&key).await.unwrap();
+        })
+        .await;
+        let edgesync = crate::wiring::in_memory().await.unwrap();
+        let text = metrics.render(&edgesync);
+        for (origin, count) in [("background", 1), ("request", 2)] {
+            let line = format!(
+                "edgesync_store_operation_duration_seconds_count{{operation=\"get\",outcome=\"ok\",origin=\"{origin}\"}} {count}"
+            );
             assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
         }
     }

@@ -24,6 +24,11 @@ pub fn current() -> String {
     REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
 }
 
+/// Whether the current task is serving an HTTP request.
+pub fn in_request() -> bool {
+    REQUEST_ID.try_with(|_| ()).is_ok()
+}
+
 /// Runs `fut` with `id` as the current request id.
 pub fn scope<F: Future>(id: String, fut: F) -> impl Future<Output = F::Output> {
     REQUEST_ID.scope(id, fut)

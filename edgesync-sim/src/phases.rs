@@ -525,8 +525,9 @@ pub(crate) async fn deploy(ctx: &Ctx, name: &str, n: u32, priority: i32) -> anyh
     Ok(id)
 }
 
-/// Sum of store calls so far, from `/metrics` (reads and commits).
-pub(crate) async fn store_calls(ctx: &Ctx) -> anyhow::Result<f64> {
+/// Store calls the server has made so far (reads and commits), by origin and operation, from
+/// `/metrics`.
+pub(crate) async fn store_calls(ctx: &Ctx) -> anyhow::Result<StoreCalls> {
     let text = ctx
         .http
         .get(format!("{}/metrics", ctx.url))
@@ -534,11 +535,55 @@ pub(crate) async fn store_calls(ctx: &Ctx) -> anyhow::Result<f64> {
         .await?
         .text()
         .await?;
-    Ok(text
-        .lines()
-        .filter(|l| l.starts_with("edgesync_store_operation_duration_seconds_count"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
+    Ok(StoreCalls::parse(&text))
+}
+
+/// Store calls by origin (`request`: an HTTP request's own task; `background`: the server's
+/// jobs and write-behind) and operation, from the store's duration histogram.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct StoreCalls(std::collections::BTreeMap<(String, String), f64>);
+
+impl StoreCalls {
+    fn parse(metrics: &str) -> Self {
+        let label = |labels: &str, name: &str| {
+            labels
+                .split_once(&format!("{name}=\""))
+                .and_then(|(_, r)| r.split_once('"'))
+                .map_or(String::new(), |(v, _)| v.to_owned())
+        };
+        let mut calls = std::collections::BTreeMap::new();
+        for line in metrics.lines() {
+            let Some(rest) = line.strip_prefix("edgesync_store_operation_duration_seconds_count")
+            else {
+                continue;
+            };
+            if let Some(n) = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
+                let key = (label(rest, "origin"), label(rest, "operation"));
+                *calls.entry(key).or_insert(0.0) += n;
+            }
+        }
+        Self(calls)
+    }
+
+    /// The calls from `origin` made since `earlier`: their number, and each operation that made
+    /// any.
+    pub(crate) fn since(&self, earlier: &StoreCalls, origin: &str) -> (f64, Vec<(String, f64)>) {
+        let by_operation: Vec<_> = self
+            .0
+            .iter()
+            .filter(|((o, _), _)| o == origin)
+            .map(|(key, n)| {
+                (
+                    key.1.clone(),
+                    n - earlier.0.get(key).copied().unwrap_or(0.0),
+                )
+            })
+            .filter(|(_, n)| *n > 0.0)
+            .collect();
+        // A fold from 0.0: `sum` of no floats is -0.0, which prints as "-0".
+        let total = by_operation.iter().fold(0.0, |total, (_, n)| total + n);
+        (total, by_operation)
+    }
 }
 
 /// Node `n`'s conditional sync poll on the revision it knows, held up to `wait` seconds.
@@ -708,4 +753,44 @@ pub(crate) async fn restart(
         serving,
         heartbeat_durable,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreCalls;
+
+    #[test]
+    fn store_calls_are_counted_by_origin_and_operation() {
+        let line = |origin: &str, op: &str, outcome: &str, n: u32| {
+            format!(
+                "edgesync_store_operation_duration_seconds_count{{operation=\"{op}\",outcome=\"{outcome}\",origin=\"{origin}\"}} {n}\n"
+            )
+        };
+        let before = StoreCalls::parse(&format!(
+            "{}edgesync_store_operation_duration_seconds_sum{{operation=\"get\",outcome=\"ok\",origin=\"request\"}} 0.5\n",
+            line("request", "get", "ok", 3)
+        ));
+        let after = StoreCalls::parse(&format!(
+            "{}{}{}{}",
+            line("request", "get", "ok", 3),
+            line("background", "list", "ok", 7),
+            line("background", "list", "error", 1),
+            line("background", "get", "ok", 2),
+        ));
+        assert_eq!(after.since(&after, "request"), (0.0, Vec::new()));
+        assert_eq!(format!("{}", after.since(&after, "request").0), "0");
+        assert_eq!(after.since(&before, "request"), (0.0, Vec::new()));
+        assert_eq!(
+            after.since(&before, "background"),
+            (
+                10.0,
+                vec![("get".to_owned(), 2.0), ("list".to_owned(), 8.0)]
+            )
+        );
+        let more = StoreCalls::parse(&line("request", "get", "ok", 5));
+        assert_eq!(
+            more.since(&before, "request"),
+            (2.0, vec![("get".to_owned(), 2.0)])
+        );
+    }
 }
