@@ -6,7 +6,7 @@
 //! clamped, never the body.
 
 use edgesync_core::model::{NodeId, Timestamp};
-use edgesync_core::store::{Kind, Record, RecordKey, Stored, UniqueIndex};
+use edgesync_core::store::{Kind, Record, RecordKey, Stored, UniqueIndex, telemetry_hour};
 use edgesync_core::{Error, Result};
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -126,6 +126,7 @@ pub(crate) fn key_values(key: &RecordKey) -> Option<Vec<Value>> {
             ts_nanos,
             seq,
         } => vec![
+            Value::Int8(telemetry_hour(*ts_nanos)),
             uuid(node_id.as_uuid()),
             Value::Text(metric.clone()),
             Value::Int8(*ts_nanos),

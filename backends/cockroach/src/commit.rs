@@ -179,14 +179,17 @@ async fn apply(
     };
     for parts in commit_sql::pack(puts, commit_sql::insert_width, row_bytes) {
         let expected: usize = parts.iter().map(|(_, rows)| rows.len()).sum();
-        let args = parts.iter().flat_map(|(_, rows)| rows).flat_map(|&i| {
-            let (body, columns) = p.rows[i].split_last().unzip();
-            p.keys[i]
-                .iter()
-                .chain(columns.into_iter().flatten())
-                .chain(iter::once(&revision_values[i]))
-                .chain(body)
-        });
+        let args = parts
+            .iter()
+            .flat_map(|(table, rows)| rows.iter().map(move |&i| (table.computed_key, i)))
+            .flat_map(|(computed, i)| {
+                let (body, columns) = p.rows[i].split_last().unzip();
+                p.keys[i][computed..]
+                    .iter()
+                    .chain(columns.into_iter().flatten())
+                    .chain(iter::once(&revision_values[i]))
+                    .chain(body)
+            });
         let inserted: i64 = codec::statement(&commit_sql::insert_counting(&parts), args)
             .fetch_one(&mut **tx)
             .await?

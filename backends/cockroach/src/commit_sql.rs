@@ -117,10 +117,10 @@ pub(crate) fn delete_returning(parts: &[Part]) -> String {
     format!("WITH {} {}", ctes.join(", "), selects.join(" UNION ALL "))
 }
 
-/// The columns a put writes, in bind order: key, copied columns, revision, body.
+/// The columns a put writes, in bind order: key (less the computed columns), copied columns,
+/// revision, body.
 fn insert_columns(table: &Table) -> Vec<&'static str> {
-    table
-        .key
+    table.key[table.computed_key..]
         .iter()
         .map(|(name, _)| *name)
         .chain(table.columns.iter().copied())
@@ -130,7 +130,7 @@ fn insert_columns(table: &Table) -> Vec<&'static str> {
 
 /// Parameters per inserted row of `table`.
 pub(crate) fn insert_width(table: &Table) -> usize {
-    table.key.len() + table.columns.len() + 2
+    table.key.len() - table.computed_key + table.columns.len() + 2
 }
 
 /// Inserts the rows of `parts` and returns how many it inserted (one `BIGINT`).
@@ -203,6 +203,19 @@ mod tests {
              last_seen_at, revision, body) VALUES ($7, $8, $9, $10, $11) RETURNING 1) \
              SELECT (SELECT count(*) FROM i0) + (SELECT count(*) FROM i1)"
         );
+    }
+
+    #[test]
+    fn computed_key_columns_are_not_inserted() {
+        let parts = vec![(schema::table(Kind::Telemetry), vec![0])];
+        assert_eq!(
+            insert_counting(&parts),
+            "WITH i0 AS (INSERT INTO telemetry (node_id, metric, ts_nanos, seq, ts, value, \
+             revision, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING 1) SELECT \
+             (SELECT count(*) FROM i0)"
+        );
+        assert_eq!(insert_width(schema::table(Kind::Telemetry)), 8);
+        assert!(delete_returning(&parts).contains("(hour, node_id, metric, ts_nanos, seq) IN"));
     }
 
     #[test]

@@ -135,14 +135,19 @@ fn list_sql(query: &ListQuery) -> Option<(String, Vec<Value>)> {
         | Collection::Commands { node_id: Some(id) } => {
             filter(&mut sql, "node_id", Value::Uuid(*id.as_uuid()))
         }
-        // Like `Collection::key_prefix`, a metric narrows only together with a node.
+        // Like `Collection::key_prefix`, a node narrows only within an hour, a metric only
+        // together with a node.
         Collection::Telemetry {
-            node_id: Some(id),
+            hour: Some(hour),
+            node_id,
             metric,
         } => {
-            filter(&mut sql, "node_id", Value::Uuid(*id.as_uuid()));
-            if let Some(m) = metric {
-                filter(&mut sql, "metric", Value::Text(m.clone()));
+            filter(&mut sql, "hour", Value::Int8(*hour));
+            if let Some(id) = node_id {
+                filter(&mut sql, "node_id", Value::Uuid(*id.as_uuid()));
+                if let Some(m) = metric {
+                    filter(&mut sql, "metric", Value::Text(m.clone()));
+                }
             }
         }
         _ => {}
@@ -244,6 +249,7 @@ mod tests {
         };
         let (sql, args) = list_sql(&q(
             Collection::Telemetry {
+                hour: Some(0),
                 node_id: Some(node),
                 metric: Some("cpu".into()),
             },
@@ -253,17 +259,31 @@ mod tests {
         .unwrap();
         assert_eq!(
             sql,
-            "SELECT revision, body FROM telemetry WHERE TRUE AND node_id = $1 AND metric = $2 \
-             AND (node_id, metric COLLATE \"C\", ts_nanos, seq) < ($3, $4 COLLATE \"C\", $5, $6) \
-             ORDER BY node_id DESC, metric COLLATE \"C\" DESC, ts_nanos DESC, seq DESC LIMIT $7"
+            "SELECT revision, body FROM telemetry WHERE TRUE AND hour = $1 AND node_id = $2 \
+             AND metric = $3 AND (hour, node_id, metric COLLATE \"C\", ts_nanos, seq) \
+             < ($4, $5, $6 COLLATE \"C\", $7, $8) ORDER BY hour DESC, node_id DESC, \
+             metric COLLATE \"C\" DESC, ts_nanos DESC, seq DESC LIMIT $9"
         );
-        assert_eq!(args.len(), 7);
+        assert_eq!(args.len(), 9);
     }
 
     #[test]
-    fn a_metric_without_a_node_does_not_narrow() {
+    fn a_node_or_metric_narrows_only_within_an_hour() {
         let (sql, _) = list_sql(&q(
             Collection::Telemetry {
+                hour: None,
+                node_id: Some(NodeId::random()),
+                metric: Some("cpu".into()),
+            },
+            None,
+            Order::Ascending,
+        ))
+        .unwrap();
+        assert!(!sql.contains("node_id ="), "{sql}");
+        assert!(!sql.contains("metric ="), "{sql}");
+        let (sql, _) = list_sql(&q(
+            Collection::Telemetry {
+                hour: Some(7),
                 node_id: None,
                 metric: Some("cpu".into()),
             },
@@ -271,6 +291,7 @@ mod tests {
             Order::Ascending,
         ))
         .unwrap();
+        assert!(sql.contains("hour = $1"), "{sql}");
         assert!(!sql.contains("metric ="), "{sql}");
     }
 

@@ -24,6 +24,9 @@ pub(crate) struct Table {
     pub(crate) name: &'static str,
     /// The primary key's columns, in key order.
     pub(crate) key: &'static [(&'static str, KeyType)],
+    /// How many leading key columns the database computes from the others (`GENERATED ALWAYS
+    /// AS … STORED`): filtered, ordered and deleted by, never inserted. Telemetry's `hour`.
+    pub(crate) computed_key: usize,
     /// Columns copied from the record for operators' queries, in the order
     /// `codec::columns` produces their values.
     pub(crate) columns: &'static [&'static str],
@@ -33,6 +36,7 @@ use KeyType::{Int8, Text, Uuid};
 
 const NODES: Table = Table {
     name: "nodes",
+    computed_key: 0,
     key: &[("id", Uuid)],
     columns: &[
         "name",
@@ -46,26 +50,31 @@ const NODES: Table = Table {
 };
 const NODE_STATES: Table = Table {
     name: "node_states",
+    computed_key: 0,
     key: &[("node_id", Uuid)],
     columns: &["status", "last_seen_at"],
 };
 const FUNCTIONS: Table = Table {
     name: "functions",
+    computed_key: 0,
     key: &[("id", Uuid)],
     columns: &["name", "latest_version", "created_at", "updated_at"],
 };
 const FUNCTION_VERSIONS: Table = Table {
     name: "function_versions",
+    computed_key: 0,
     key: &[("function_id", Uuid), ("version", Int8)],
     columns: &["status", "sha256", "size", "created_at"],
 };
 const SCHEMA_MIGRATIONS: Table = Table {
     name: "schema_migrations",
+    computed_key: 0,
     key: &[("version", Int8)],
     columns: &["name", "checksum", "created_at"],
 };
 const DEPLOYMENTS: Table = Table {
     name: "deployments",
+    computed_key: 0,
     key: &[("id", Uuid)],
     columns: &[
         "name",
@@ -80,16 +89,19 @@ const DEPLOYMENTS: Table = Table {
 };
 const NODE_FUNCTION_DEPLOYMENTS: Table = Table {
     name: "node_function_deployments",
+    computed_key: 0,
     key: &[("deployment_id", Uuid), ("node_id", Uuid)],
     columns: &["state", "attempts", "updated_at"],
 };
 const ROUTES: Table = Table {
     name: "routes",
+    computed_key: 0,
     key: &[("id", Uuid)],
     columns: &["host", "path", "function_id", "created_at", "updated_at"],
 };
 const SYNC_RECORDS: Table = Table {
     name: "sync_records",
+    computed_key: 0,
     key: &[("node_id", Uuid), ("id", Uuid)],
     columns: &[
         "plan_id",
@@ -101,7 +113,9 @@ const SYNC_RECORDS: Table = Table {
 };
 const TELEMETRY: Table = Table {
     name: "telemetry",
+    computed_key: 1,
     key: &[
+        ("hour", Int8),
         ("node_id", Uuid),
         ("metric", Text),
         ("ts_nanos", Int8),
@@ -111,6 +125,7 @@ const TELEMETRY: Table = Table {
 };
 const COMMANDS: Table = Table {
     name: "commands",
+    computed_key: 0,
     key: &[("node_id", Uuid), ("id", Uuid)],
     columns: &[
         "kind",
@@ -122,6 +137,7 @@ const COMMANDS: Table = Table {
 };
 const API_KEYS: Table = Table {
     name: "api_keys",
+    computed_key: 0,
     key: &[("id", Uuid)],
     columns: &[
         "name",
@@ -133,12 +149,14 @@ const API_KEYS: Table = Table {
 };
 const SETTINGS: Table = Table {
     name: "settings",
+    computed_key: 0,
     key: &[("name", Text)],
     columns: &[],
 };
 
 const NODE_PRESENCE: Table = Table {
     name: "node_presence",
+    computed_key: 0,
     key: &[("bucket", Int8)],
     columns: &[],
 };
@@ -231,7 +249,7 @@ mod tests {
     fn text_keys_order_bytewise() {
         assert_eq!(
             ordered_key(table(Kind::Telemetry)),
-            ["node_id", "metric COLLATE \"C\"", "ts_nanos", "seq"]
+            ["hour", "node_id", "metric COLLATE \"C\"", "ts_nanos", "seq"]
         );
     }
 }

@@ -1,7 +1,8 @@
 //! Which sled tree holds what.
 //!
-//! - One tree per [`Kind`], named [`Kind::as_str`], mapping `RecordKey::encode()` to the stored
-//!   value (see [`crate::codec`]).
+//! - One tree per [`Kind`], named [`kind_tree_name`] (the kind's name; telemetry's tree says
+//!   that its keys lead with the hour), mapping `RecordKey::encode()` to the stored value (see
+//!   [`crate::codec`]).
 //! - One tree per [`UniqueIndex`], named `uniq_<index>`, mapping the value (UTF-8) to the encoded
 //!   key of the record that holds it.
 //!
@@ -24,7 +25,7 @@ pub(crate) struct Trees {
 impl Trees {
     /// Opens (creating when missing) every tree of the layout.
     pub(crate) fn open(db: &sled::Db) -> Result<Self> {
-        let kinds = Kind::ALL.iter().map(|k| k.as_str().to_owned());
+        let kinds = Kind::ALL.iter().map(|k| kind_tree_name(*k).to_owned());
         let indexes = UniqueIndex::ALL.iter().map(|i| unique_tree_name(*i));
         let all = kinds
             .chain(indexes)
@@ -46,6 +47,16 @@ impl Trees {
     /// The holders of one unique index.
     pub(crate) fn unique(&self, index: UniqueIndex) -> &sled::Tree {
         &self.all[unique_slot(index)]
+    }
+}
+
+/// The name of a kind's tree.
+pub(crate) fn kind_tree_name(kind: Kind) -> &'static str {
+    match kind {
+        // Renamed when the hour became the first field of a telemetry key: a database written
+        // before that holds the node-first keys in `telemetry` (see `crate::upgrade`).
+        Kind::Telemetry => "telemetry_by_hour",
+        other => other.as_str(),
     }
 }
 

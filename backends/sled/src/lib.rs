@@ -13,7 +13,8 @@
 //! per unique index (`uniq_<index>`) mapping a value to its holder's key. Values carry the
 //! revision in a fixed header before the record's JSON (`codec.rs`). Commits are sled
 //! transactions over all trees (`commit.rs`), acknowledged after a flush shared by concurrent
-//! committers (`group_commit.rs`).
+//! committers (`group_commit.rs`). A database written by an earlier layout is brought up to
+//! date when it opens (`upgrade.rs`).
 
 mod codec;
 mod commit;
@@ -21,5 +22,6 @@ mod error;
 mod group_commit;
 mod layout;
 mod store;
+mod upgrade;
 
 pub use store::{DEFAULT_CACHE_BYTES, SledStore};

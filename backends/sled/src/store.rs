@@ -82,6 +82,7 @@ impl SledStore {
 
     fn from_db(db: sled::Db, path: Option<PathBuf>) -> Result<Self> {
         let trees = Trees::open(&db)?;
+        crate::upgrade::run(&db, &trees)?;
         let group = GroupCommit::start(db.clone())?;
         Ok(Self {
             db,

@@ -9,7 +9,7 @@ use super::nodes::node_not_found;
 use crate::error::{Error, Result};
 use crate::model::{NodeId, TelemetryPoint, Timestamp};
 use crate::selector::{Labels, validate_labels};
-use crate::store::{Collection, ListQuery, Order, Record, RecordKey, Write};
+use crate::store::{Collection, ListQuery, Order, Record, RecordKey, Write, telemetry_hour};
 
 /// Most points (plus events) in one batch.
 pub const MAX_BATCH: usize = 1_000;
@@ -82,7 +82,8 @@ pub struct Bucket {
 /// Query results: raw samples or buckets.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TelemetrySeries {
-    /// Samples in time order (per metric).
+    /// Samples: each metric's in time order (a query of all metrics reads hour by hour, and
+    /// within an hour metric by metric).
     Raw(Vec<TelemetryPoint>),
     /// Buckets in time order (per metric).
     Downsampled(Vec<Bucket>),
@@ -238,57 +239,105 @@ impl EdgeSync {
         }
         let limit = query.limit.unwrap_or(RAW_CAP).clamp(1, RAW_CAP);
         let mut out: Vec<TelemetryPoint> = Vec::new();
-        let mut q = ListQuery {
-            collection: Collection::Telemetry {
-                node_id: Some(node_id),
-                metric: query.metric.clone(),
-            },
-            after: query.metric.as_ref().map(|m| RecordKey::Telemetry {
-                node_id,
-                metric: m.clone(),
-                ts_nanos: i64::try_from(since.unix_nanos())
-                    .unwrap_or(i64::MIN)
-                    .saturating_sub(1),
-                seq: u32::MAX,
-            }),
-            limit: crate::store::MAX_PAGE,
-            order: Order::Ascending,
+        let since_nanos = nanos(since);
+        let until_nanos = nanos(until);
+        let Some((first, last)) = self
+            .stored_telemetry_hours(
+                telemetry_hour(since_nanos),
+                telemetry_hour(until_nanos.saturating_sub(1)),
+            )
+            .await?
+        else {
+            return Ok(finish(out, query.step, since));
         };
-        'pages: loop {
-            let page = self.inner.store.list(&q).await?;
-            for s in page.items {
-                let Record::Telemetry(p) = s.record else {
-                    continue;
-                };
-                if p.ts >= until {
-                    if query.metric.is_some() {
-                        break 'pages;
+        // Keys sort by hour, then node, metric and time: the node's series is one range in
+        // each hour, read hour by hour.
+        'hours: for hour in first..=last {
+            let mut q = ListQuery {
+                collection: Collection::Telemetry {
+                    hour: Some(hour),
+                    node_id: Some(node_id),
+                    metric: query.metric.clone(),
+                },
+                after: query.metric.as_ref().map(|m| RecordKey::Telemetry {
+                    node_id,
+                    metric: m.clone(),
+                    ts_nanos: since_nanos.saturating_sub(1),
+                    seq: u32::MAX,
+                }),
+                limit: crate::store::MAX_PAGE,
+                order: Order::Ascending,
+            };
+            loop {
+                let page = self.inner.store.list(&q).await?;
+                for s in page.items {
+                    let Record::Telemetry(p) = s.record else {
+                        continue;
+                    };
+                    if p.ts >= until {
+                        if query.metric.is_some() {
+                            break 'hours;
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                if p.ts >= since {
-                    out.push(p);
-                    if query.step.is_none() && out.len() >= limit {
-                        break 'pages;
+                    if p.ts >= since {
+                        out.push(p);
+                        if query.step.is_none() && out.len() >= limit {
+                            break 'hours;
+                        }
                     }
                 }
-            }
-            match page.next {
-                Some(n) => q.after = Some(n),
-                None => break,
+                match page.next {
+                    Some(n) => q.after = Some(n),
+                    None => break,
+                }
             }
         }
-        Ok(match query.step {
-            None => TelemetrySeries::Raw(out),
-            Some(step) => TelemetrySeries::Downsampled(downsample(&out, since, step)),
-        })
+        Ok(finish(out, query.step, since))
+    }
+
+    /// The hours from `from` to `to` (inclusive) narrowed to those between the oldest and the
+    /// newest stored sample, so that a query over a wide range reads no empty hours beyond
+    /// them; `None` when no stored hour is in the range.
+    async fn stored_telemetry_hours(&self, from: i64, to: i64) -> Result<Option<(i64, i64)>> {
+        let (Some(oldest), Some(newest)) = (
+            self.telemetry_end(Order::Ascending).await?,
+            self.telemetry_end(Order::Descending).await?,
+        ) else {
+            return Ok(None);
+        };
+        let (first, last) = (from.max(oldest), to.min(newest));
+        Ok((first <= last).then_some((first, last)))
     }
 
     /// Deletes telemetry older than the retention; returns how many samples went.
+    ///
+    /// Samples are keyed by hour first. A pass takes the oldest stored hour while it begins
+    /// before the cutoff: an hour wholly before it goes entirely, the one the cutoff falls in
+    /// loses the samples before it, and the pass ends there. It reads what it deletes, the rest
+    /// of that one hour, and one sample per hour it visits; nothing of the later hours it keeps.
     pub async fn prune_telemetry(&self) -> Result<usize> {
         let cutoff = self.now().minus(self.inner.config.telemetry_retention);
+        let cutoff_hour = telemetry_hour(nanos(cutoff));
+        let mut deleted = 0;
+        // Every visit to an hour before the cutoff's deletes at least the sample that found it.
+        while let Some(hour) = self.telemetry_end(Order::Ascending).await? {
+            if hour > cutoff_hour {
+                break;
+            }
+            deleted += self.prune_telemetry_hour(hour, cutoff).await?;
+            if hour == cutoff_hour {
+                break;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes the samples of one hour stamped before `cutoff`.
+    async fn prune_telemetry_hour(&self, hour: i64, cutoff: Timestamp) -> Result<usize> {
         let mut deleted = 0;
         let mut q = ListQuery::all(Collection::Telemetry {
+            hour: Some(hour),
             node_id: None,
             metric: None,
         });
@@ -311,6 +360,41 @@ impl EdgeSync {
                 None => return Ok(deleted),
             }
         }
+    }
+
+    /// The hour of the oldest (ascending) or newest (descending) stored sample.
+    async fn telemetry_end(&self, order: Order) -> Result<Option<i64>> {
+        let page = self
+            .inner
+            .store
+            .list(&ListQuery {
+                collection: Collection::ALL_TELEMETRY,
+                after: None,
+                limit: 1,
+                order,
+            })
+            .await?;
+        Ok(page.items.first().and_then(|s| match &s.record {
+            Record::Telemetry(p) => Some(telemetry_hour(nanos(p.ts))),
+            _ => None,
+        }))
+    }
+}
+
+/// A timestamp as the nanoseconds of a telemetry key (saturating).
+fn nanos(ts: Timestamp) -> i64 {
+    let n = ts.unix_nanos();
+    i64::try_from(n).unwrap_or(if n < 0 { i64::MIN } else { i64::MAX })
+}
+
+fn finish(
+    points: Vec<TelemetryPoint>,
+    step: Option<Duration>,
+    since: Timestamp,
+) -> TelemetrySeries {
+    match step {
+        None => TelemetrySeries::Raw(points),
+        Some(step) => TelemetrySeries::Downsampled(downsample(&points, since, step)),
     }
 }
 

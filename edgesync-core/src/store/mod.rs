@@ -15,7 +15,9 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 
 pub use ext::{StoreExt, Versioned};
-pub use record::{Collection, Kind, Record, RecordKey, UniqueIndex};
+pub use record::{
+    Collection, Kind, Record, RecordKey, TELEMETRY_HOUR_NANOS, UniqueIndex, telemetry_hour,
+};
 
 use crate::error::Result;
 

@@ -116,8 +116,9 @@ impl Kind {
     }
 }
 
-/// The primary key of a record. Keys of one kind sort in the order of their fields.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// The primary key of a record. Keys sort by their [encoding](Self::encode): within a kind, in
+/// the order of their fields, except that telemetry sorts by the hour of its sample first.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RecordKey {
     /// A node.
@@ -171,7 +172,8 @@ pub enum RecordKey {
         /// The record (time-ordered).
         id: SyncRecordId,
     },
-    /// A telemetry sample.
+    /// A telemetry sample. Its encoding starts with the sample's hour
+    /// ([`telemetry_hour`]), so that retention finds the oldest samples first.
     Telemetry {
         /// The node.
         node_id: NodeId,
@@ -263,6 +265,7 @@ impl RecordKey {
                 ts_nanos,
                 seq,
             } => {
+                out.extend_from_slice(&ordered_i64(telemetry_hour(*ts_nanos)));
                 out.extend_from_slice(node_id.as_uuid().as_bytes());
                 encode_str(&mut out, metric);
                 out.extend_from_slice(&ordered_i64(*ts_nanos));
@@ -278,6 +281,16 @@ impl RecordKey {
         }
         out
     }
+}
+
+/// Nanoseconds in an hour, the span of a telemetry key's leading field.
+pub const TELEMETRY_HOUR_NANOS: i64 = 3_600_000_000_000;
+
+/// The hour (since the Unix epoch) a telemetry sample stamped `ts_nanos` falls in: the first
+/// field of its key. Samples sort by hour, then node, metric and time, so whole past hours can
+/// be dropped by reading only them, and one node's series is a range within each hour.
+pub fn telemetry_hour(ts_nanos: i64) -> i64 {
+    ts_nanos.div_euclid(TELEMETRY_HOUR_NANOS)
 }
 
 /// Strings are NUL-terminated so that a shorter string sorts before its extensions and a prefix
@@ -425,9 +438,12 @@ pub enum Collection {
         /// Narrow to this node.
         node_id: Option<NodeId>,
     },
-    /// Telemetry, of one node (and metric) or of all.
+    /// Telemetry: all of it, of one hour ([`telemetry_hour`]), or of one node (and metric)
+    /// within an hour.
     Telemetry {
-        /// Narrow to this node.
+        /// Narrow to this hour.
+        hour: Option<i64>,
+        /// Narrow to this node (only together with `hour`).
         node_id: Option<NodeId>,
         /// Narrow to this metric (only together with `node_id`).
         metric: Option<String>,
@@ -446,6 +462,13 @@ pub enum Collection {
 }
 
 impl Collection {
+    /// Every telemetry sample, oldest hour first.
+    pub const ALL_TELEMETRY: Collection = Collection::Telemetry {
+        hour: None,
+        node_id: None,
+        metric: None,
+    };
+
     /// The kind of the records in this collection.
     pub fn kind(&self) -> Kind {
         match self {
@@ -481,12 +504,16 @@ impl Collection {
                 out.extend_from_slice(id.as_uuid().as_bytes())
             }
             Collection::Telemetry {
-                node_id: Some(id),
+                hour: Some(hour),
+                node_id,
                 metric,
             } => {
-                out.extend_from_slice(id.as_uuid().as_bytes());
-                if let Some(m) = metric {
-                    encode_str(&mut out, m);
+                out.extend_from_slice(&ordered_i64(*hour));
+                if let Some(id) = node_id {
+                    out.extend_from_slice(id.as_uuid().as_bytes());
+                    if let Some(m) = metric {
+                        encode_str(&mut out, m);
+                    }
                 }
             }
             _ => {}
@@ -497,5 +524,68 @@ impl Collection {
     /// Whether `key` belongs to this collection.
     pub fn contains(&self, key: &RecordKey) -> bool {
         key.encode().starts_with(&self.key_prefix())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(node_id: NodeId, metric: &str, ts_nanos: i64) -> RecordKey {
+        RecordKey::Telemetry {
+            node_id,
+            metric: metric.into(),
+            ts_nanos,
+            seq: 0,
+        }
+    }
+
+    #[test]
+    fn telemetry_sorts_by_hour_before_node() {
+        let (a, b) = (NodeId::random(), NodeId::random());
+        let (low, high) = if a.as_uuid() < b.as_uuid() {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let early_high = sample(high, "cpu", TELEMETRY_HOUR_NANOS - 1);
+        let late_low = sample(low, "cpu", TELEMETRY_HOUR_NANOS);
+        assert!(early_high.encode() < late_low.encode());
+        // Within an hour: node, then metric, then time.
+        let low_later = sample(low, "cpu", 10);
+        let high_earlier = sample(high, "cpu", 5);
+        assert!(low_later.encode() < high_earlier.encode());
+        assert!(sample(low, "a", 9).encode() < sample(low, "b", 1).encode());
+        assert!(sample(low, "a", 1).encode() < sample(low, "a", 9).encode());
+    }
+
+    #[test]
+    fn hours_of_negative_times_round_down() {
+        assert_eq!(telemetry_hour(0), 0);
+        assert_eq!(telemetry_hour(TELEMETRY_HOUR_NANOS - 1), 0);
+        assert_eq!(telemetry_hour(-1), -1);
+        assert!(
+            sample(NodeId::random(), "m", -1).encode() < sample(NodeId::random(), "m", 0).encode()
+        );
+    }
+
+    #[test]
+    fn telemetry_collections_narrow_within_an_hour() {
+        let node = NodeId::random();
+        let key = sample(node, "cpu", 5 * TELEMETRY_HOUR_NANOS + 7);
+        let with = |hour, node_id, metric: Option<&str>| Collection::Telemetry {
+            hour,
+            node_id,
+            metric: metric.map(str::to_owned),
+        };
+        assert!(with(None, None, None).contains(&key));
+        assert!(with(Some(5), None, None).contains(&key));
+        assert!(with(Some(5), Some(node), None).contains(&key));
+        assert!(with(Some(5), Some(node), Some("cpu")).contains(&key));
+        assert!(!with(Some(4), Some(node), Some("cpu")).contains(&key));
+        assert!(!with(Some(5), Some(NodeId::random()), None).contains(&key));
+        assert!(!with(Some(5), Some(node), Some("cp")).contains(&key));
+        // A node without an hour does not narrow (it could not be a prefix).
+        assert!(with(None, Some(NodeId::random()), None).contains(&key));
     }
 }

@@ -13,6 +13,7 @@ use crate::store::{ListQuery, Page, RecordKey, Store, Stored, UniqueIndex, Write
 pub struct CountingStore {
     inner: Arc<dyn Store>,
     reads: AtomicU64,
+    listed: AtomicU64,
     commits: AtomicU64,
     unsynced: AtomicU64,
 }
@@ -23,6 +24,7 @@ impl CountingStore {
         Self {
             inner,
             reads: AtomicU64::new(0),
+            listed: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             unsynced: AtomicU64::new(0),
         }
@@ -31,6 +33,11 @@ impl CountingStore {
     /// `get`, `get_unique` and `list` calls so far.
     pub fn reads(&self) -> u64 {
         self.reads.load(Ordering::SeqCst)
+    }
+
+    /// Records returned by `list` calls so far.
+    pub fn listed(&self) -> u64 {
+        self.listed.load(Ordering::SeqCst)
     }
 
     /// `commit` and `commit_unsynced` calls so far.
@@ -58,7 +65,10 @@ impl Store for CountingStore {
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {
         self.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.list(query).await
+        let page = self.inner.list(query).await?;
+        self.listed
+            .fetch_add(page.items.len() as u64, Ordering::SeqCst);
+        Ok(page)
     }
 
     async fn commit(&self, writes: &[Write]) -> Result<Vec<u64>> {

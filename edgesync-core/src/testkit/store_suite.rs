@@ -6,7 +6,8 @@ use std::sync::Arc;
 use crate::error::ErrorCode;
 use crate::model::*;
 use crate::store::{
-    Collection, Expect, ListQuery, Order, Record, RecordKey, Store, StoreExt, UniqueIndex, Write,
+    Collection, Expect, ListQuery, Order, Record, RecordKey, Store, StoreExt, Stored, UniqueIndex,
+    Write, telemetry_hour,
 };
 
 use super::fixtures;
@@ -27,6 +28,7 @@ where
     paging_and_filters(&make().await).await;
     descending_listing(&make().await).await;
     telemetry_prefixes_do_not_mix(&make().await).await;
+    telemetry_lists_hour_by_hour(&make().await).await;
     concurrent_writers_never_lose_an_update(Arc::new(make().await)).await;
     concurrent_creates_of_one_name_have_one_winner(Arc::new(make().await)).await;
     check_succeeds(&make().await).await;
@@ -184,10 +186,7 @@ fn collection_of(r: &Record) -> Collection {
         },
         Record::Route(_) => Collection::Routes,
         Record::SyncRecord(_) => Collection::SyncRecords { node_id: None },
-        Record::Telemetry(_) => Collection::Telemetry {
-            node_id: None,
-            metric: None,
-        },
+        Record::Telemetry(_) => Collection::ALL_TELEMETRY,
         Record::Command(_) => Collection::Commands { node_id: None },
         Record::ApiKey(_) => Collection::ApiKeys,
         Record::Setting(_) => Collection::Settings,
@@ -643,8 +642,10 @@ pub async fn telemetry_prefixes_do_not_mix(store: &dyn Store) {
         }
     }
     store.commit(&writes).await.unwrap();
+    let hour = Some(telemetry_hour(1_767_225_600_000_000_000));
     let cpu = store
         .list_all(Collection::Telemetry {
+            hour,
             node_id: Some(node),
             metric: Some("cpu".into()),
         })
@@ -664,12 +665,76 @@ pub async fn telemetry_prefixes_do_not_mix(store: &dyn Store) {
     assert!(ts.windows(2).all(|w| w[0] < w[1]), "samples ascend by time");
     let all = store
         .list_all(Collection::Telemetry {
+            hour,
             node_id: Some(node),
             metric: None,
         })
         .await
         .unwrap();
     assert_eq!(all.len(), 6);
+}
+
+/// Telemetry sorts by the sample's hour before its node, so the oldest hours list first
+/// whichever nodes they belong to, and one hour lists alone.
+pub async fn telemetry_lists_hour_by_hour(store: &dyn Store) {
+    let nodes = [NodeId::random(), NodeId::random(), NodeId::random()];
+    let start = Timestamp::from_unix_millis(1_767_225_600_000);
+    let mut writes = Vec::new();
+    for hour in 0..3u64 {
+        for (i, node) in nodes.iter().enumerate() {
+            // Later nodes get earlier minutes, so sorting by node or time alone would fail.
+            let minute = 50 - 20 * i as u64;
+            writes.push(Write::create(Record::Telemetry(TelemetryPoint {
+                node_id: *node,
+                metric: "cpu".into(),
+                ts: start.plus(std::time::Duration::from_secs(hour * 3600 + minute * 60)),
+                seq: 0,
+                value: hour as f64,
+                labels: Default::default(),
+            })));
+        }
+    }
+    store.commit(&writes).await.unwrap();
+    let hours_of = |items: &[Stored]| -> Vec<i64> {
+        items
+            .iter()
+            .map(|s| match &s.record {
+                Record::Telemetry(t) => telemetry_hour(t.ts.unix_nanos() as i64),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    };
+    let first = telemetry_hour(1_767_225_600_000_000_000);
+    let all = store.list_all(Collection::ALL_TELEMETRY).await.unwrap();
+    let expected: Vec<i64> = (0..3).flat_map(|h| [first + h; 3]).collect();
+    assert_eq!(hours_of(&all), expected, "ascending by hour first");
+    let newest = store
+        .list(&ListQuery {
+            order: Order::Descending,
+            limit: 1,
+            ..ListQuery::all(Collection::ALL_TELEMETRY)
+        })
+        .await
+        .unwrap();
+    assert_eq!(hours_of(&newest.items), [first + 2]);
+    let middle = store
+        .list_all(Collection::Telemetry {
+            hour: Some(first + 1),
+            node_id: None,
+            metric: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(hours_of(&middle), [first + 1; 3]);
+    let one = store
+        .list_all(Collection::Telemetry {
+            hour: Some(first + 1),
+            node_id: Some(nodes[1]),
+            metric: Some("cpu".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
 }
 
 /// Read-modify-write with retries from many tasks: every increment lands exactly once.

@@ -6,6 +6,7 @@ use edgesync_core::model::{CommandId, FunctionId, NodeId, Timestamp};
 use edgesync_core::store::memory::MemoryStore;
 use edgesync_core::store::{
     Collection, Expect, ListQuery, Order, Page, Record, RecordKey, Store, UniqueIndex, Write,
+    telemetry_hour,
 };
 use edgesync_core::testkit::fixtures;
 use proptest::prelude::*;
@@ -85,6 +86,10 @@ fn sensor(slot: u8) -> NodeId {
 
 fn ts(slot: u8) -> Timestamp {
     Timestamp::from_unix_millis(1_767_225_600_000 - i64::from(slot) * 1000)
+}
+
+fn hour_of(slot: u8) -> i64 {
+    telemetry_hour(i64::try_from(ts(slot).unix_nanos()).unwrap())
 }
 
 fn key(kind: Kind, slot: u8) -> RecordKey {
@@ -193,15 +198,25 @@ fn collections() -> Vec<Collection> {
         Collection::Commands {
             node_id: Some(owner(0)),
         },
+        Collection::ALL_TELEMETRY,
+        // Slot 0 is stamped on the hour, the others in the hour before it.
         Collection::Telemetry {
+            hour: Some(hour_of(1)),
             node_id: None,
             metric: None,
         },
         Collection::Telemetry {
+            hour: Some(hour_of(0)),
             node_id: Some(sensor(0)),
             metric: None,
         },
         Collection::Telemetry {
+            hour: Some(hour_of(1)),
+            node_id: Some(sensor(0)),
+            metric: None,
+        },
+        Collection::Telemetry {
+            hour: Some(hour_of(2)),
             node_id: Some(sensor(2)),
             metric: Some("é".into()),
         },

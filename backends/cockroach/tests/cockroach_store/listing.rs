@@ -4,7 +4,7 @@ use edgesync_cockroach::{CockroachConfig, CockroachStore};
 use edgesync_core::model::{FunctionId, NodeId, TelemetryPoint, Timestamp};
 use edgesync_core::store::memory::MemoryStore;
 use edgesync_core::store::{
-    Collection, ListQuery, Order, Page, Record, RecordKey, Store, StoreExt, Write,
+    Collection, ListQuery, Order, Page, Record, RecordKey, Store, StoreExt, Write, telemetry_hour,
 };
 use edgesync_core::testkit::fixtures;
 
@@ -153,6 +153,7 @@ async fn text_keys_sort_bytewise_whatever_the_database_collation() {
     for order in [Order::Ascending, Order::Descending] {
         let mut query = ListQuery {
             collection: Collection::Telemetry {
+                hour: Some(telemetry_hour(1_767_225_600_000_000_000)),
                 node_id: Some(node),
                 metric: None,
             },
@@ -174,6 +175,7 @@ async fn text_keys_sort_bytewise_whatever_the_database_collation() {
     }
     let all = store
         .list_all(Collection::Telemetry {
+            hour: Some(telemetry_hour(1_767_225_600_000_000_000)),
             node_id: Some(node),
             metric: None,
         })
@@ -218,6 +220,7 @@ async fn large_commits_and_pages() {
     let page = store
         .list(&ListQuery {
             collection: Collection::Telemetry {
+                hour: Some(telemetry_hour(1_767_225_600_000_000_000)),
                 node_id: Some(node),
                 metric: Some("rps".into()),
             },

@@ -93,10 +93,7 @@ fn collections() -> Vec<Collection> {
         },
         Collection::Routes,
         Collection::SyncRecords { node_id: None },
-        Collection::Telemetry {
-            node_id: None,
-            metric: None,
-        },
+        Collection::ALL_TELEMETRY,
         Collection::Commands { node_id: None },
         Collection::ApiKeys,
         Collection::Settings,

@@ -8,3 +8,4 @@ mod durability;
 mod equivalence;
 mod group_commit;
 mod listing;
+mod upgrade;
